@@ -1,0 +1,136 @@
+"""The one description of the Teensy 4.0 (i.MX RT1062) memory map.
+
+The linker-script generator, the size report and the emulator all read these
+objects, so the three cannot disagree about where a region starts, how large it
+may grow or how FlexRAM banks are handed out.
+"""
+from dataclasses import dataclass
+
+KB = 1024
+MB = 1024 * KB
+
+
+@dataclass(frozen=True)
+class Region:
+    """A memory region as the linker and the size report see it."""
+    name: str            # name in the linker script's MEMORY block
+    origin: int
+    length: int          # the most this region can ever hold
+    teensy_name: str     # teensy_size vocabulary: FLASH, RAM1 (FlexRAM) or RAM2
+    description: str
+    executable: bool
+    writable: bool
+    # Default wait states of the emulator's cycle model, per access, on top of
+    # one cycle per instruction. Rough, documented figures, not silicon truth:
+    # FlexSPI XIP with no cache hit costs tens of core cycles per fetch, TCM is
+    # single-cycle, OCRAM sits behind the AXI bus at a few cycles.
+    fetch_wait_states: int
+    data_wait_states: int
+
+    @property
+    def end(self):
+        return self.origin + self.length
+
+    def contains(self, address, size=1):
+        return self.origin <= address and address + size <= self.end
+
+
+# --- FlexSPI NOR flash (Winbond W25Q16JV, executed in place) -----------------
+FLASH_DEVICE_SIZE = 2 * MB
+# Teensyduino keeps the top 64 KB for EEPROM emulation and the restore image.
+FLASH_PROGRAM_SIZE = 1984 * KB
+
+FLASH = Region("FLASH", 0x60000000, FLASH_PROGRAM_SIZE, "FLASH",
+               "FlexSPI QSPI NOR flash, execute in place",
+               executable=True, writable=False,
+               fetch_wait_states=20, data_wait_states=20)
+
+# Offsets of the boot structures the RT1062 boot ROM reads from flash.
+FLEXSPI_CONFIG_OFFSET = 0x0000   # 512-byte FlexSPI configuration block, tag "FCFB"
+FLEXSPI_CONFIG_SIZE = 0x200
+FLEXSPI_CONFIG_TAG = 0x42464346  # "FCFB", little endian
+IVT_OFFSET = 0x1000              # image vector table, header tag 0xD1
+IVT_TAG = 0xD1
+BOOT_DATA_OFFSET = 0x1020        # image start, image size, plugin flag
+VECTOR_TABLE_OFFSET = 0x2000     # as in NXP's FlexSPI NOR layout
+
+# --- FlexRAM: 512 KB in 16 banks of 32 KB, each ITCM, DTCM or OCRAM ---------
+FLEXRAM_BANK_SIZE = 32 * KB
+FLEXRAM_BANKS = 16
+FLEXRAM_SIZE = FLEXRAM_BANK_SIZE * FLEXRAM_BANKS
+
+ITCM = Region("ITCM", 0x00000000, FLEXRAM_SIZE, "RAM1",
+              "FlexRAM banks mapped as instruction TCM",
+              executable=True, writable=True,
+              fetch_wait_states=0, data_wait_states=0)
+DTCM = Region("DTCM", 0x20000000, FLEXRAM_SIZE, "RAM1",
+              "FlexRAM banks mapped as data TCM (stack at its top)",
+              executable=True, writable=True,
+              fetch_wait_states=0, data_wait_states=0)
+# OCRAM2 is 512 KB of its own, always present; FlexRAM banks configured as
+# OCRAM would follow it at 0x20280000 (this build gives every bank to a TCM).
+OCRAM = Region("OCRAM", 0x20200000, 512 * KB, "RAM2",
+               "OCRAM2 on the AXI bus (heap)",
+               executable=True, writable=True,
+               fetch_wait_states=4, data_wait_states=4)
+FLEXRAM_OCRAM_BASE = 0x20280000
+
+REGIONS = (FLASH, ITCM, DTCM, OCRAM)
+REGIONS_BY_NAME = {region.name: region for region in REGIONS}
+
+# --- FlexRAM bank configuration registers (IOMUXC_GPR) ----------------------
+IOMUXC_GPR_BASE = 0x400AC000
+GPR14 = IOMUXC_GPR_BASE + 0x38   # ITCM/DTCM size fields
+GPR16 = IOMUXC_GPR_BASE + 0x40   # bit 2: take the bank map from GPR17, not fuses
+GPR17 = IOMUXC_GPR_BASE + 0x44   # bank map, 2 bits a bank, bank 0 in bits 1:0
+GPR16_FLEXRAM_BANK_CFG_SEL = 1 << 2
+# GPR14 size codes (CM7_CFGITCMSZ bits 19:16, CM7_CFGDTCMSZ bits 23:20).
+TCM_SIZE_CODES = {0: 0, 4 * KB: 3, 8 * KB: 4, 16 * KB: 5, 32 * KB: 6,
+                  64 * KB: 7, 128 * KB: 8, 256 * KB: 9, 512 * KB: 10}
+
+BANK_UNUSED, BANK_OCRAM, BANK_DTCM, BANK_ITCM = 0b00, 0b01, 0b10, 0b11
+# What the chip uses before the firmware writes GPR16/17 (fuses at default):
+# 128 KB ITCM, 128 KB DTCM, 256 KB OCRAM.
+RESET_BANK_CONFIG = (BANK_ITCM,) * 4 + (BANK_DTCM,) * 4 + (BANK_OCRAM,) * 8
+
+
+def bank_count(size):
+    """FlexRAM banks needed to hold `size` bytes (0 bytes need no bank)."""
+    if size < 0:
+        raise ValueError("size must not be negative")
+    return -(-size // FLEXRAM_BANK_SIZE)
+
+
+def bank_config(itcm_banks):
+    """Bank map giving the low `itcm_banks` banks to ITCM and the rest to DTCM,
+    as a tuple of per-bank kinds (bank 0 first)."""
+    if not 0 <= itcm_banks <= FLEXRAM_BANKS:
+        raise ValueError(f"itcm_banks must be 0..{FLEXRAM_BANKS}")
+    return (BANK_ITCM,) * itcm_banks + (BANK_DTCM,) * (FLEXRAM_BANKS - itcm_banks)
+
+
+def encode_bank_config(banks):
+    """The GPR17 value of a bank map."""
+    value = 0
+    for index, kind in enumerate(banks):
+        value |= kind << (2 * index)
+    return value
+
+
+def decode_bank_config(value):
+    """The bank map a GPR17 value describes."""
+    return tuple((value >> (2 * index)) & 0b11 for index in range(FLEXRAM_BANKS))
+
+
+def flexram_sizes(banks):
+    """(itcm, dtcm, ocram) bytes of a bank map."""
+    return tuple(sum(FLEXRAM_BANK_SIZE for kind in banks if kind == wanted)
+                 for wanted in (BANK_ITCM, BANK_DTCM, BANK_OCRAM))
+
+
+def region_of(address):
+    """The region holding `address`, or None."""
+    for region in REGIONS:
+        if region.contains(address):
+            return region
+    return None

@@ -1,0 +1,181 @@
+"""The one table of build options: names, types, defaults, valid values, help.
+
+SConstruct turns this table into SCons Variables (so `scons -h` lists every
+option); tests and tools validate with `resolve()` without SCons. Options in
+the "configuration" group change the firmware and so name its variant
+directory; the others only steer commands (flash, monitor, emulate, ...).
+"""
+import os
+from dataclasses import dataclass, field
+
+from .errors import UserError
+
+BUILTIN_MODELS = ("float32", "int8")
+TRUE_WORDS = ("1", "yes", "true", "on", "y")
+FALSE_WORDS = ("0", "no", "false", "off", "n", "")
+
+
+@dataclass(frozen=True)
+class Option:
+    key: str
+    help: str
+    default: object
+    kind: str = "str"            # bool | enum | int | str | path | model
+    choices: tuple = ()
+    group: str = "configuration"  # or the command it steers
+    aliases: tuple = field(default=())
+
+    @property
+    def configures_firmware(self):
+        return self.group == "configuration"
+
+
+OPTIONS = (
+    # --- the firmware configuration (one build/<variant>/ each) -------------
+    Option("MODEL", "model to run: float32, int8, or a path to a .tflite file",
+           "int8", kind="model"),
+    Option("USE_CMSIS_NN", "use the CMSIS-NN optimized kernels", False, kind="bool"),
+    Option("BUILD", "compiler settings", "release", kind="enum",
+           choices=("release", "debug")),
+    Option("ITCM", "code placed in ITCM: none (all from flash, as the original), "
+           "kernels (TFLM kernels, CMSIS-NN and their runtime helpers), all",
+           "kernels", kind="enum", choices=("none", "kernels", "all")),
+    Option("ITCM_EXTRA", "more objects or functions for ITCM: comma-separated "
+           "object-file globs (foo.o, *conv*.o) or function names", "", kind="str"),
+    Option("MODEL_MEM", "where the model weights live", "flash", kind="enum",
+           choices=("flash", "dtcm", "ocram")),
+    Option("ARENA_MEM", "where the tensor arena lives", "dtcm", kind="enum",
+           choices=("dtcm", "ocram")),
+    Option("ARENA_SIZE", "tensor arena bytes; auto = the model's measured need "
+           "plus a margin", "auto", kind="str"),
+    # --- how the build runs ---------------------------------------------------
+    Option("VERBOSE", "print full command lines", False, kind="bool", group="build"),
+    Option("TOOLCHAIN_DIR", "directory holding arm-none-eabi-gcc (default: PATH)",
+           "", kind="path", group="build"),
+    Option("MIRROR", "with `scons deps`: directory of local git repositories, "
+           "one per dependency, used instead of the network", "", kind="path",
+           group="build"),
+    Option("CACHE", "shared object cache directory, or 0 to disable", "auto",
+           kind="str", group="build"),
+    Option("CCACHE", "compile through ccache", False, kind="bool", group="build"),
+    Option("CC_WRAPPER", "compiler wrapper command (distcc, icecc, ...)", "",
+           kind="str", group="build"),
+    Option("NINJA", "generate build.ninja for the edit-compile loop", False,
+           kind="bool", group="build"),
+    # --- scons flash ------------------------------------------------------------
+    Option("FLASHER", "programming back end", "auto", kind="enum",
+           choices=("auto", "teensy_loader_cli", "halfkay"), group="flash"),
+    Option("REBOOT", "ask a running board to reboot into the bootloader first",
+           False, kind="bool", group="flash"),
+    Option("SERIAL", "USB serial number of the board to program (halfkay)", "",
+           kind="str", group="flash"),
+    Option("TIMEOUT", "seconds to wait for the bootloader, or for EXPECT", "60",
+           kind="str", group="flash"),
+    # --- scons monitor ----------------------------------------------------------
+    Option("PORT", "serial port (default: the only candidate)", "", kind="str",
+           group="monitor"),
+    Option("BAUD", "baud rate", "115200", kind="str", group="monitor"),
+    Option("SEND", "scripted mode: text to send (\\n allowed)", "", kind="str",
+           group="monitor"),
+    Option("EXPECT", "scripted mode: regular expression to wait for", "",
+           kind="str", group="monitor"),
+    Option("TIMESTAMPS", "prefix each received line with the time", False,
+           kind="bool", group="monitor"),
+    Option("LOG", "also write the session to this file", "", kind="str",
+           group="monitor"),
+    # --- scons emulate ----------------------------------------------------------
+    Option("PTY", "put the emulated console on a pseudo-terminal", False,
+           kind="bool", group="emulate"),
+    Option("STATS", "print the emulator's counters at exit", False, kind="bool",
+           group="emulate"),
+    # --- scons size-report ------------------------------------------------------
+    Option("FORMAT", "report format", "text", kind="enum",
+           choices=("text", "json", "csv"), group="size-report"),
+    Option("DIFF", "earlier json report to compare with", "", kind="str",
+           group="size-report"),
+    Option("TOP", "symbols listed per region", "10", kind="str", group="size-report"),
+)
+
+OPTIONS_BY_KEY = {option.key: option for option in OPTIONS}
+
+
+def parse_bool(key, text):
+    if isinstance(text, bool):
+        return text
+    word = str(text).strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise UserError(f"{key}={text} is not a yes/no value; use 1 or 0.")
+
+
+def validate(option, text):
+    """The typed value of `text` for `option`, or a UserError naming the valid ones."""
+    if option.kind == "bool":
+        return parse_bool(option.key, text)
+    if option.kind == "enum":
+        if text not in option.choices:
+            raise UserError(f"{option.key}={text} is not valid; choose one of: "
+                            f"{', '.join(option.choices)}.")
+        return text
+    if option.kind == "model":
+        if text in BUILTIN_MODELS:
+            return text
+        if text.endswith(".tflite") and os.path.isfile(text):
+            return os.path.abspath(text)
+        raise UserError(f"MODEL={text} is not valid; choose one of: "
+                        f"{', '.join(BUILTIN_MODELS)}, or give the path of an "
+                        f"existing .tflite file.")
+    return text
+
+
+def resolve(arguments):
+    """Validate command-line ARGUMENTS (a dict of strings) into typed values for
+    every option. Unknown keys are left to the caller (SCons warns on them)."""
+    arguments = dict(arguments)
+    # The seed's name for the compressed (int8) model.
+    if "USE_COMP_MODEL" in arguments:
+        comp = parse_bool("USE_COMP_MODEL", arguments.pop("USE_COMP_MODEL"))
+        implied = "int8" if comp else "float32"
+        if arguments.get("MODEL", implied) != implied:
+            raise UserError(f"USE_COMP_MODEL={int(comp)} means MODEL={implied}, "
+                            f"but MODEL={arguments['MODEL']} was also given; "
+                            f"give one of them.")
+        arguments["MODEL"] = implied
+    values = {}
+    for option in OPTIONS:
+        text = arguments.get(option.key, option.default)
+        values[option.key] = validate(option, text) if isinstance(text, str) \
+            else text
+    if values["ARENA_SIZE"] != "auto":
+        try:
+            values["ARENA_SIZE"] = int(values["ARENA_SIZE"], 0)
+        except ValueError:
+            raise UserError(f"ARENA_SIZE={values['ARENA_SIZE']} is not valid; "
+                            f"give a byte count (e.g. 65536) or auto.") from None
+    return values
+
+
+def variant_name(values):
+    """The build/<variant> directory name of a configuration: short for the
+    defaults, every non-default placement spelled out."""
+    model = values["MODEL"]
+    if model not in BUILTIN_MODELS:
+        model = os.path.splitext(os.path.basename(model))[0]
+    parts = [model, "cmsis_nn" if values["USE_CMSIS_NN"] else "reference"]
+    if values["BUILD"] != "release":
+        parts.append(values["BUILD"])
+    for key in ("ITCM", "MODEL_MEM", "ARENA_MEM"):
+        if values[key] != OPTIONS_BY_KEY[key].default:
+            parts.append(f"{key.lower()}_{values[key]}")
+    if values["ITCM_EXTRA"]:
+        parts.append("itcm_extra_" + _digest(values["ITCM_EXTRA"]))
+    if values["ARENA_SIZE"] != "auto":
+        parts.append(f"arena_{values['ARENA_SIZE']}")
+    return "-".join(parts)
+
+
+def _digest(text):
+    import hashlib
+    return hashlib.sha1(text.encode()).hexdigest()[:8]
