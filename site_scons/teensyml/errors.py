@@ -33,3 +33,16 @@ def cli(main):
             print("interrupted", file=sys.stderr)
             return 130
     return wrapper
+
+
+def build_action(function):
+    """Decorate an SCons Python action `function(target, source, env)` so a
+    UserError fails the build with its paragraph instead of a traceback."""
+    @functools.wraps(function)
+    def wrapper(target, source, env):
+        try:
+            return function(target, source, env) or 0
+        except UserError as error:
+            report(error)
+            return EXIT_USER_ERROR
+    return wrapper

@@ -134,3 +134,31 @@ def region_of(address):
         if region.contains(address):
             return region
     return None
+
+# --- Peripherals the board code and the emulator share ----------------------
+LPUART2_BASE = 0x4018C000        # console: TX pin 14, RX pin 15
+CONSOLE_BAUD = 115200
+DWT_CYCCNT = 0xE0001004
+CORE_CLOCK_HZ = 600_000_000
+
+
+def c_header():
+    """memory_map.h for the firmware: the same facts, for C."""
+    constants = {
+        "FLASH_BASE": FLASH.origin, "FLASH_PROGRAM_SIZE": FLASH_PROGRAM_SIZE,
+        "FLEXSPI_CONFIG_TAG": FLEXSPI_CONFIG_TAG,
+        "ITCM_BASE": ITCM.origin, "DTCM_BASE": DTCM.origin, "OCRAM_BASE": OCRAM.origin,
+        "FLEXRAM_BANK_SIZE": FLEXRAM_BANK_SIZE, "FLEXRAM_BANKS": FLEXRAM_BANKS,
+        "IOMUXC_GPR14_ADDR": GPR14, "IOMUXC_GPR16_ADDR": GPR16, "IOMUXC_GPR17_ADDR": GPR17,
+        "GPR16_FLEXRAM_BANK_CFG_SEL": GPR16_FLEXRAM_BANK_CFG_SEL,
+        # Both TCM size fields at 512 KB: the bank map alone decides the split.
+        "GPR14_TCM_SIZES": (TCM_SIZE_CODES[512 * KB] << 16) | (TCM_SIZE_CODES[512 * KB] << 20),
+        "LPUART2_BASE": LPUART2_BASE, "CONSOLE_BAUD": CONSOLE_BAUD,
+        "DWT_CYCCNT_ADDR": DWT_CYCCNT,
+        "CORE_CLOCK_HZ": CORE_CLOCK_HZ,
+    }
+    lines = ["/* Generated from site_scons/teensyml/memory_map.py: do not edit. */",
+             "#ifndef TEENSYML_MEMORY_MAP_H", "#define TEENSYML_MEMORY_MAP_H", ""]
+    lines += [f"#define {name} 0x{value:08X}u" for name, value in constants.items()]
+    lines += ["", "#endif", ""]
+    return "\n".join(lines)

@@ -176,6 +176,20 @@ def variant_name(values):
     return "-".join(parts)
 
 
+def placement_variant_name(prefix, values):
+    """Directory name of a firmware that only the placement options change
+    (the CI fixture)."""
+    parts = [prefix]
+    for key in ("ITCM", "MODEL_MEM", "ARENA_MEM"):
+        if values[key] != OPTIONS_BY_KEY[key].default:
+            parts.append(f"{key.lower()}_{values[key]}")
+    if values["ITCM_EXTRA"]:
+        parts.append("itcm_extra_" + _digest(values["ITCM_EXTRA"]))
+    if values["BUILD"] != "release":
+        parts.append(values["BUILD"])
+    return "-".join(parts)
+
+
 def _digest(text):
     import hashlib
     return hashlib.sha1(text.encode()).hexdigest()[:8]

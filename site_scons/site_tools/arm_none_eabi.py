@@ -1,0 +1,80 @@
+"""SCons tool: the GNU Arm Embedded toolchain for the Teensy 4.0's Cortex-M7.
+
+Finds arm-none-eabi-gcc (TOOLCHAIN_DIR=, else PATH), sets the CPU, language
+and section flags shared by every component, and the quiet one-line progress
+that VERBOSE=1 turns back into full command lines.
+"""
+import os
+import shutil
+
+from teensyml.errors import UserError
+
+PREFIX = "arm-none-eabi-"
+INSTALL_HINT = ("sudo apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi "
+                "libstdc++-arm-none-eabi-newlib")
+
+CPU_FLAGS = ["-mcpu=cortex-m7", "-mfpu=fpv5-d16", "-mfloat-abi=hard", "-mthumb"]
+# Every function and object in its own section, so --gc-sections drops what
+# nothing calls and the linker script can place single functions.
+COMMON_FLAGS = CPU_FLAGS + ["-ffunction-sections", "-fdata-sections", "-fno-common",
+                            "-Wall", "-g"]
+CXX_FLAGS = ["-std=c++17", "-fno-rtti", "-fno-exceptions", "-fno-threadsafe-statics",
+             "-fno-use-cxa-atexit"]
+C_FLAGS = ["-std=gnu11"]
+BUILD_FLAGS = {"release": ["-O2"], "debug": ["-Og"]}
+LINK_FLAGS = CPU_FLAGS + ["--specs=nano.specs", "--specs=nosys.specs", "-nostartfiles",
+                          "-Wl,--gc-sections", "-Wl,--no-warn-rwx-segments"]
+
+QUIET_COMMANDS = {
+    "CCCOMSTR": "CC", "SHCCCOMSTR": "CC", "CXXCOMSTR": "CXX", "SHCXXCOMSTR": "CXX",
+    "ASCOMSTR": "AS", "ASPPCOMSTR": "AS", "ARCOMSTR": "AR", "RANLIBCOMSTR": "",
+    "LINKCOMSTR": "LINK",
+}
+
+
+def find_compiler(toolchain_dir=""):
+    """Path of arm-none-eabi-gcc, or a UserError saying how to install it."""
+    if toolchain_dir:
+        candidate = os.path.join(toolchain_dir, PREFIX + "gcc")
+        if os.access(candidate, os.X_OK):
+            return candidate
+        raise UserError(f"TOOLCHAIN_DIR={toolchain_dir} holds no {PREFIX}gcc. Point it at "
+                        f"the toolchain's bin directory, or drop it to use the one on PATH "
+                        f"(install: `{INSTALL_HINT}`).")
+    found = shutil.which(PREFIX + "gcc")
+    if not found:
+        raise UserError(f"The Arm cross compiler ({PREFIX}gcc) is not installed or not on "
+                        f"PATH. Install it with `{INSTALL_HINT}`, or give TOOLCHAIN_DIR=.")
+    return found
+
+
+def quiet_line(verb):
+    return f"  {verb:<5}$TARGET" if verb else ""
+
+
+def generate(env):
+    for tool in ("gcc", "g++", "gnulink", "ar", "as"):
+        env.Tool(tool)
+    compiler = find_compiler(env.get("TOOLCHAIN_DIR", ""))
+    bin_dir = os.path.dirname(compiler)
+    tool = lambda name: os.path.join(bin_dir, PREFIX + name)
+    env.Replace(CC=tool("gcc"), CXX=tool("g++"), AS=tool("gcc"), AR=tool("ar"),
+                RANLIB=tool("ranlib"), LINK=tool("g++"), OBJCOPY=tool("objcopy"),
+                SIZE=tool("size"), NM=tool("nm"), READELF=tool("readelf"),
+                PROGSUFFIX=".elf", ARFLAGS="rcsD")
+    env.Append(CCFLAGS=COMMON_FLAGS + BUILD_FLAGS[env.get("BUILD", "release")],
+               CXXFLAGS=CXX_FLAGS, CFLAGS=C_FLAGS, ASFLAGS=CPU_FLAGS,
+               ASPPFLAGS=CPU_FLAGS, LINKFLAGS=LINK_FLAGS)
+    env["ASPPCOM"] = "$CC -c -x assembler-with-cpp $ASPPFLAGS $_CPPDEFFLAGS $_CPPINCFLAGS " \
+                     "-o $TARGET $SOURCES"
+    if not env.get("VERBOSE"):
+        for variable, verb in QUIET_COMMANDS.items():
+            env[variable] = quiet_line(verb)
+
+
+def exists(env):
+    try:
+        find_compiler(env.get("TOOLCHAIN_DIR", ""))
+        return True
+    except UserError:
+        return False

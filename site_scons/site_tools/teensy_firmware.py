@@ -1,0 +1,78 @@
+"""SCons tool: from objects to a Teensy 4.0 image.
+
+Adds the builders every firmware (the TFLM app and the CI fixture) goes
+through: the memory-map header for C, the generated linker script, the link
+with its map file and post-link check, the Intel HEX, and a one-line summary.
+"""
+import os
+import sys
+
+from SCons.Script import Action, Value
+
+from teensyml import linker_script, memory_map
+from teensyml.errors import build_action
+
+SITE_SCONS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+LINKER_TEMPLATE = "#linker/teensy40.ld.in"
+
+
+@build_action
+def _write_memory_map_header(target, source, env):
+    with open(str(target[0]), "w") as stream:
+        stream.write(source[0].read())
+
+
+@build_action
+def _write_linker_script(target, source, env):
+    placement = env["TEENSY_PLACEMENT"]
+    linker_script.write(str(source[0]), str(target[0]), placement)
+
+
+def memory_map_header(env, target):
+    return env.Command(target, Value(memory_map.c_header()),
+                       Action(_write_memory_map_header, env.QuietLine("GEN")))
+
+
+def linker_script_node(env, target, placement):
+    """The linker script for `placement` (a linker_script.Placement)."""
+    env = env.Clone(TEENSY_PLACEMENT=placement)
+    return env.Command(target, [env.File(LINKER_TEMPLATE), Value(repr(placement)),
+                                Value(linker_script.memory_block())],
+                       Action(_write_linker_script, env.QuietLine("GEN")))
+
+
+def firmware(env, name, sources, script, libs=()):
+    """Link `sources` and `libs` with `script` into name.elf, name.map and
+    name.hex. Returns {'elf', 'hex', 'map'} nodes."""
+    env = env.Clone()
+    map_file = env.File(f"{name}.map")
+    env.Append(LINKFLAGS=["-T", script[0].abspath, f"-Wl,-Map={map_file.abspath}"],
+               LIBS=list(libs) + ["m"])
+    # The guard runs the link, explains a full region, checks FlexRAM and prints
+    # the size line. Plain command lines (no Python actions) keep ninja fast.
+    env["LINKCOM"] = "$TEENSY_PYTHON -m teensyml.link_guard --elf $TARGET -- " + env["LINKCOM"]
+    elf = env.Program(f"{name}.elf", sources)
+    env.Depends(elf, script)
+    env.SideEffect(map_file, elf)
+    hex_file = env.Command(f"{name}.hex", elf, Action(
+        "$TEENSY_PYTHON -m teensyml.hexfile $SOURCE $TARGET", env.QuietLine("HEX")))
+    return {"elf": elf[0], "hex": hex_file[0], "map": map_file}
+
+
+def quiet_line(env, verb):
+    """The *COMSTR of a step: a short line, or the full command with VERBOSE=1."""
+    return None if env.get("VERBOSE") else f"  {verb:<5}$TARGET"
+
+
+def generate(env):
+    env["TEENSY_PYTHON"] = sys.executable
+    env["ENV"]["PYTHONPATH"] = SITE_SCONS
+    env.AddMethod(quiet_line, "QuietLine")
+    env.AddMethod(memory_map_header, "MemoryMapHeader")
+    env.AddMethod(linker_script_node, "LinkerScript")
+    env.AddMethod(firmware, "Firmware")
+
+
+def exists(env):
+    return True

@@ -1,0 +1,265 @@
+"""Third-party sources: read the manifest, fetch pinned commits, check stamps.
+
+Each dependency is extracted from a git repository that holds its pinned
+commit: a local mirror (MIRROR=<dir>, <dir>/<name>) or a shallow fetch of the
+upstream URL into the user's cache. Extraction goes to a temporary directory
+next to the destination and is renamed into place only when complete, with a
+stamp recording what it holds; an interrupted run leaves nothing that passes
+for a populated dependency.
+"""
+import json
+import os
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import UserError
+
+STAMP_NAME = ".teensyml-stamp.json"
+TEMP_PREFIX = ".partial-"
+OLD_PREFIX = ".replaced-"
+INSTALL_GIT = "sudo apt-get install git"
+
+
+@dataclass(frozen=True)
+class Patch:
+    source: str     # the dependency whose tree holds the patch
+    path: str       # its path inside that tree
+
+
+@dataclass(frozen=True)
+class Dependency:
+    name: str
+    url: str
+    commit: str
+    paths: tuple
+    patches: tuple = field(default=())
+
+    def stamp(self):
+        """What third_party/<name>/ must record to count as this dependency."""
+        return {"name": self.name, "commit": self.commit, "paths": list(self.paths),
+                "patches": [f"{p.source}:{p.path}" for p in self.patches]}
+
+
+def load_manifest(path):
+    """The dependencies of a manifest file, in file order."""
+    try:
+        with open(path, "rb") as stream:
+            data = tomllib.load(stream)
+    except FileNotFoundError:
+        raise UserError(f"The dependency manifest {path} is missing.") from None
+    except tomllib.TOMLDecodeError as error:
+        raise UserError(f"The dependency manifest {path} is not valid TOML: {error}.") \
+            from None
+    deps = []
+    for name, entry in data.items():
+        missing = [key for key in ("url", "commit", "paths") if key not in entry]
+        if missing:
+            raise UserError(f"{path}: [{name}] lacks {', '.join(missing)}.")
+        commit = entry["commit"]
+        if len(commit) != 40 or any(c not in "0123456789abcdef" for c in commit):
+            raise UserError(f"{path}: [{name}] commit must be a full 40-digit "
+                            f"lowercase hex commit id, not {commit!r}.")
+        patches = tuple(Patch(p["from"], p["path"]) for p in entry.get("patches", ()))
+        deps.append(Dependency(name, entry["url"], commit, tuple(entry["paths"]), patches))
+    names = {dep.name for dep in deps}
+    for dep in deps:
+        for patch in dep.patches:
+            if patch.source not in names:
+                raise UserError(f"{path}: a patch of [{dep.name}] comes from "
+                                f"[{patch.source}], which the manifest does not list.")
+    return deps
+
+
+# --- state of third_party/ ----------------------------------------------------
+
+def read_stamp(directory):
+    try:
+        with open(Path(directory) / STAMP_NAME) as stream:
+            return json.load(stream)
+    except (OSError, ValueError):
+        return None
+
+
+def problem(dep, third_party):
+    """Why third_party/<name> does not hold `dep`, or None when it does."""
+    directory = Path(third_party) / dep.name
+    if not directory.is_dir():
+        return f"{dep.name} is missing"
+    stamp = read_stamp(directory)
+    if stamp is None:
+        return f"{dep.name} has no stamp (not populated by `scons deps`)"
+    if stamp.get("commit") != dep.commit:
+        return (f"{dep.name} is at commit {str(stamp.get('commit'))[:12]}, "
+                f"the manifest pins {dep.commit[:12]}")
+    if stamp != dep.stamp():
+        return f"{dep.name} was extracted with other paths or patches than the manifest lists"
+    return None
+
+
+def check(deps, third_party):
+    """Raise one UserError naming every dependency that is not as pinned."""
+    problems = [p for p in (problem(dep, third_party) for dep in deps) if p]
+    if problems:
+        raise UserError("Third-party sources are not ready: " + "; ".join(problems)
+                        + ". Run `scons deps` (offline: `scons deps MIRROR=<dir>`, "
+                        "where <dir>/<name> is a git repository of each dependency).")
+
+
+# --- git ----------------------------------------------------------------------
+
+def _git(args, cwd=None, git_dir=None, stdin=None, stdout=subprocess.PIPE):
+    command = ["git"]
+    if git_dir is not None:
+        command += ["--git-dir", str(git_dir)]
+    try:
+        return subprocess.run(command + list(args), cwd=cwd, input=stdin,
+                              stdout=stdout, stderr=subprocess.PIPE, check=False)
+    except FileNotFoundError:
+        raise UserError(f"git is not installed; install it with `{INSTALL_GIT}`.") \
+            from None
+
+
+def _git_dir_of(repository):
+    """The git directory of a repository path (bare or with a work tree), or None."""
+    result = _git(["rev-parse", "--absolute-git-dir"], cwd=repository)
+    return result.stdout.decode().strip() if result.returncode == 0 else None
+
+
+def _has_commit(git_dir, commit):
+    return _git(["cat-file", "-e", f"{commit}^{{commit}}"], git_dir=git_dir).returncode == 0
+
+
+def mirror_source(dep, mirror):
+    """The git directory of <mirror>/<name>, checked to hold the pinned commit."""
+    repository = Path(mirror) / dep.name
+    if not repository.exists():
+        raise UserError(f"MIRROR={mirror} has no {dep.name}: expected a git repository "
+                        f"of {dep.url} at {repository}.")
+    git_dir = _git_dir_of(repository)
+    if git_dir is None:
+        raise UserError(f"{repository} is not a git repository; MIRROR needs one git "
+                        f"repository (bare or not) per dependency, named as in "
+                        f"third_party/manifest.toml.")
+    if not _has_commit(git_dir, dep.commit):
+        raise UserError(f"{repository} does not contain commit {dep.commit} of "
+                        f"{dep.name}; update that mirror (git fetch) or point MIRROR "
+                        f"at one that has it.")
+    return git_dir
+
+
+def online_source(dep, cache_dir, log):
+    """A cached bare repository holding the pinned commit, fetched by commit id."""
+    git_dir = Path(cache_dir) / f"{dep.name}.git"
+    if git_dir.is_dir() and _has_commit(git_dir, dep.commit):
+        return str(git_dir)
+    if not git_dir.is_dir():
+        git_dir.parent.mkdir(parents=True, exist_ok=True)
+        _git(["init", "--quiet", "--bare", str(git_dir)])
+    log(f"deps: fetching {dep.name} {dep.commit[:12]} from {dep.url}")
+    result = _git(["-c", "transfer.fsckObjects=true", "fetch", "--quiet", "--depth", "1",
+                   dep.url, dep.commit], git_dir=git_dir, stdout=None)
+    if result.returncode != 0:
+        raise UserError(f"Could not fetch {dep.name} {dep.commit[:12]} from {dep.url}: "
+                        f"{result.stderr.decode().strip() or 'git fetch failed'}. "
+                        f"Without network access, use `scons deps MIRROR=<dir>`.")
+    fetched = _git(["rev-parse", "FETCH_HEAD"], git_dir=git_dir).stdout.decode().strip()
+    if fetched != dep.commit or not _has_commit(git_dir, dep.commit):
+        raise UserError(f"{dep.url} answered with {fetched[:12] or 'nothing'} when asked "
+                        f"for {dep.name} {dep.commit[:12]}; the download was not used.")
+    return str(git_dir)
+
+
+def read_file_at(git_dir, commit, path):
+    result = _git(["show", f"{commit}:{path}"], git_dir=git_dir)
+    if result.returncode != 0:
+        raise UserError(f"{path} does not exist at commit {commit[:12]}.")
+    return result.stdout
+
+
+# --- extraction ---------------------------------------------------------------
+
+def _extract(git_dir, dep, destination):
+    """Write dep.paths at dep.commit into `destination` (an empty directory)."""
+    archive = subprocess.Popen(
+        ["git", "--git-dir", str(git_dir), "archive", "--format=tar", dep.commit, "--"]
+        + list(dep.paths), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    count = 0
+    with tarfile.open(fileobj=archive.stdout, mode="r|") as tar:
+        for member in tar:
+            tar.extract(member, destination, filter="data")
+            count += member.isfile()
+    error = archive.stderr.read().decode().strip()
+    if archive.wait() != 0:
+        raise UserError(f"Extracting {dep.name} failed: {error}. Check the paths listed "
+                        f"for [{dep.name}] in third_party/manifest.toml.")
+    return count
+
+
+def _apply_patch(patch_text, destination, dep, patch):
+    result = _git(["apply", "--whitespace=nowarn", "-p1", "-"], cwd=destination,
+                  stdin=patch_text)
+    if result.returncode != 0:
+        raise UserError(f"Patch {patch.source}:{patch.path} does not apply to "
+                        f"{dep.name} {dep.commit[:12]}: {result.stderr.decode().strip()}")
+
+
+def remove_leftovers(third_party):
+    """Delete what an interrupted run left behind."""
+    for entry in Path(third_party).iterdir():
+        if entry.name.startswith((TEMP_PREFIX, OLD_PREFIX)):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def install(dep, sources, third_party, log):
+    """Extract, patch and stamp `dep` beside its destination, then swap it in.
+    `sources` maps dependency names to (git directory, pinned commit)."""
+    third_party = Path(third_party)
+    staging = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{dep.name}-", dir=third_party))
+    try:
+        count = _extract(sources[dep.name][0], dep, staging)
+        for patch in dep.patches:
+            git_dir, commit = sources[patch.source]
+            _apply_patch(read_file_at(git_dir, commit, patch.path), staging, dep, patch)
+        with open(staging / STAMP_NAME, "w") as stream:
+            json.dump(dep.stamp(), stream, indent=2)
+        final = third_party / dep.name
+        if final.exists():
+            retired = Path(tempfile.mkdtemp(prefix=f"{OLD_PREFIX}{dep.name}-",
+                                            dir=third_party))
+            os.rename(final, retired / dep.name)
+            os.rename(staging, final)
+            shutil.rmtree(retired, ignore_errors=True)
+        else:
+            os.rename(staging, final)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    log(f"deps: {dep.name} {dep.commit[:12]}: {count} files")
+
+
+def fetch_all(deps, third_party, mirror=None, cache_dir=None, force=False, log=print):
+    """Bring every dependency of the manifest into `third_party`. Dependencies
+    already at their pinned commit are left alone unless `force`."""
+    third_party = Path(third_party)
+    third_party.mkdir(parents=True, exist_ok=True)
+    remove_leftovers(third_party)
+    todo = [dep for dep in deps if force or problem(dep, third_party)]
+    if not todo:
+        log("deps: all third-party sources are at their pinned commits")
+        return []
+    # Sources of everything to extract and of every patch they need.
+    needed = {dep.name for dep in todo} | {p.source for dep in todo for p in dep.patches}
+    sources = {}
+    for dep in deps:
+        if dep.name in needed:
+            git_dir = (mirror_source(dep, mirror) if mirror
+                       else online_source(dep, cache_dir, log))
+            sources[dep.name] = (git_dir, dep.commit)
+    for dep in todo:
+        install(dep, sources, third_party, log)
+    return [dep.name for dep in todo]

@@ -1,0 +1,19 @@
+/* The boot layer's hooks for the code built on it. */
+#ifndef TEENSYML_STARTUP_H
+#define TEENSYML_STARTUP_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Called once after RAM is initialised and before constructors and main():
+   clocks, pins, console. Weak: the default does nothing. */
+void board_init(void);
+
+void Reset_Handler(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
