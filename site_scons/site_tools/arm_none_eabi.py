@@ -7,6 +7,8 @@ that VERBOSE=1 turns back into full command lines.
 import os
 import shutil
 
+from SCons.Action import Action
+
 from teensyml.errors import UserError
 
 PREFIX = "arm-none-eabi-"
@@ -17,11 +19,13 @@ CPU_FLAGS = ["-mcpu=cortex-m7", "-mfpu=fpv5-d16", "-mfloat-abi=hard", "-mthumb"]
 # Every function and object in its own section, so --gc-sections drops what
 # nothing calls and the linker script can place single functions.
 COMMON_FLAGS = CPU_FLAGS + ["-ffunction-sections", "-fdata-sections", "-fno-common",
+                            "-fno-unwind-tables", "-fno-asynchronous-unwind-tables",
                             "-Wall", "-g"]
 CXX_FLAGS = ["-std=c++17", "-fno-rtti", "-fno-exceptions", "-fno-threadsafe-statics",
              "-fno-use-cxa-atexit"]
 C_FLAGS = ["-std=gnu11"]
-BUILD_FLAGS = {"release": ["-O2"], "debug": ["-Og"]}
+# $OPTFLAGS so a component can choose its own level (TFLM's core is -Os).
+OPTIMIZATION = {"release": "-O2", "debug": "-Og"}
 LINK_FLAGS = CPU_FLAGS + ["--specs=nano.specs", "--specs=nosys.specs", "-nostartfiles",
                           "-Wl,--gc-sections", "-Wl,--no-warn-rwx-segments"]
 
@@ -62,11 +66,16 @@ def generate(env):
                 RANLIB=tool("ranlib"), LINK=tool("g++"), OBJCOPY=tool("objcopy"),
                 SIZE=tool("size"), NM=tool("nm"), READELF=tool("readelf"),
                 PROGSUFFIX=".elf", ARFLAGS="rcsD")
-    env.Append(CCFLAGS=COMMON_FLAGS + BUILD_FLAGS[env.get("BUILD", "release")],
+    env["OPTFLAGS"] = OPTIMIZATION[env.get("BUILD", "release")]
+    env.Append(CCFLAGS=COMMON_FLAGS + ["$OPTFLAGS"],
                CXXFLAGS=CXX_FLAGS, CFLAGS=C_FLAGS, ASFLAGS=CPU_FLAGS,
                ASPPFLAGS=CPU_FLAGS, LINKFLAGS=LINK_FLAGS)
     env["ASPPCOM"] = "$CC -c -x assembler-with-cpp $ASPPFLAGS $_CPPDEFFLAGS $_CPPINCFLAGS " \
                      "-o $TARGET $SOURCES"
+    # `s` in ARFLAGS already writes the archive index: no ranlib step.
+    env["BUILDERS"]["StaticLibrary"].action = Action("$ARCOM", "$ARCOMSTR")
+    if env.get("BUILD", "release") == "release":
+        env.Append(CPPDEFINES=["NDEBUG"])
     if not env.get("VERBOSE"):
         for variable, verb in QUIET_COMMANDS.items():
             env[variable] = quiet_line(verb)

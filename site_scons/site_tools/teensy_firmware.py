@@ -9,7 +9,7 @@ import sys
 
 from SCons.Script import Action, Value
 
-from teensyml import linker_script, memory_map
+from teensyml import firmware_config, linker_script, memory_map
 from teensyml.errors import build_action
 
 SITE_SCONS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -18,7 +18,7 @@ LINKER_TEMPLATE = "#linker/teensy40.ld.in"
 
 
 @build_action
-def _write_memory_map_header(target, source, env):
+def _write_text(target, source, env):
     with open(str(target[0]), "w") as stream:
         stream.write(source[0].read())
 
@@ -31,7 +31,7 @@ def _write_linker_script(target, source, env):
 
 def memory_map_header(env, target):
     return env.Command(target, Value(memory_map.c_header()),
-                       Action(_write_memory_map_header, env.QuietLine("GEN")))
+                       Action(_write_text, env.QuietLine("GEN")))
 
 
 def linker_script_node(env, target, placement):
@@ -49,6 +49,8 @@ def firmware(env, name, sources, script, libs=()):
     map_file = env.File(f"{name}.map")
     env.Append(LINKFLAGS=["-T", script[0].abspath, f"-Wl,-Map={map_file.abspath}"],
                LIBS=list(libs) + ["m"])
+    # The components' libraries call each other both ways: one group.
+    env["_LIBFLAGS"] = "-Wl,--start-group " + env["_LIBFLAGS"] + " -Wl,--end-group"
     # The guard runs the link, explains a full region, checks FlexRAM and prints
     # the size line. Plain command lines (no Python actions) keep ninja fast.
     env["LINKCOM"] = "$TEENSY_PYTHON -m teensyml.link_guard --elf $TARGET -- " + env["LINKCOM"]
@@ -58,6 +60,14 @@ def firmware(env, name, sources, script, libs=()):
     hex_file = env.Command(f"{name}.hex", elf, Action(
         "$TEENSY_PYTHON -m teensyml.hexfile $SOURCE $TARGET", env.QuietLine("HEX")))
     return {"elf": elf[0], "hex": hex_file[0], "map": map_file}
+
+
+def firmware_config_header(env, target, model, kernels):
+    """firmware_config.h for the app: model name, kernel set, arena size."""
+    arena = firmware_config.arena_bytes(env["TEENSY_OPTIONS"]["ARENA_SIZE"], model)
+    text = firmware_config.header_text(model.name, kernels, arena)
+    return env.Command(target, Value(text),
+                       Action(_write_text, env.QuietLine("GEN")))
 
 
 def quiet_line(env, verb):
@@ -72,6 +82,7 @@ def generate(env):
     env.AddMethod(memory_map_header, "MemoryMapHeader")
     env.AddMethod(linker_script_node, "LinkerScript")
     env.AddMethod(firmware, "Firmware")
+    env.AddMethod(firmware_config_header, "FirmwareConfig")
 
 
 def exists(env):

@@ -9,6 +9,12 @@ fails with the region, the bytes over and the largest contributors. A link
 that succeeds is checked the same way against the FlexRAM rules the linker
 cannot express (ITCM banks plus DTCM plus stack within 512 KB). A failed
 check removes the ELF: an image that cannot run is never left behind.
+
+After a good link it writes the size report next to the ELF (name.size.json,
+the previous one kept as name.size.prev.json) and warns when the stack has
+less than STACK_MARGIN spare bytes: --stack-margin, else the environment's
+TEENSY_STACK_MARGIN (the teensy_size tool sets it, outside the link command's
+signature, so changing the margin relinks nothing), else the option's default.
 """
 import argparse
 import os
@@ -18,10 +24,12 @@ import sys
 import tempfile
 
 from . import memory_map as mm
-from . import region_usage
+from . import region_usage, size_report
 from .errors import UserError, cli
 
 OVERFLOW = re.compile(r"region `(\w+)' overflowed by (\d+) bytes")
+MAP_OPTION = re.compile(r"(?:^|,)-Map[=,](.+)$")
+STACK_MARGIN_VARIABLE = "TEENSY_STACK_MARGIN"
 
 
 def _replace_output(command, elf, scratch):
@@ -35,29 +43,62 @@ def _replace_output(command, elf, scratch):
     return result + ["-Wl,--noinhibit-exec"]
 
 
+def map_path_of(command):
+    """The map file the link command writes (-Wl,-Map=...), or None."""
+    for word in command:
+        match = MAP_OPTION.search(word)
+        if match:
+            return match.group(1)
+    return None
+
+
+def _attribution(usage, map_path, warn=False):
+    """Components of a measured image, when its map can tell them (a map
+    that cannot is worth a warning after a good link, not a failed build)."""
+    if not map_path:
+        return None
+    try:
+        return size_report.attribute(usage, map_path)
+    except UserError as error:
+        if warn:
+            print(f"warning: no size report: {error}", file=sys.stderr)
+        return None
+
+
 def explain_overflow(command, elf, region_name, over):
     region = mm.REGIONS_BY_NAME.get(region_name)
     handle, scratch = tempfile.mkstemp(suffix=".elf")
     os.close(handle)
     try:
+        # The scratch link rewrites the map too: it describes the scratch ELF.
         subprocess.run(_replace_output(command, elf, scratch), capture_output=True)
-        biggest = region_usage.largest_symbols(scratch, region) if region else []
+        usage = region_usage.measure(scratch)
+        largest = region_usage.contributors(usage, region, _attribution(
+            usage, map_path_of(command))) if region else "Largest there: unknown."
+    except UserError:
+        largest = "Largest there: unknown (the scratch link failed too)."
     finally:
         os.unlink(scratch)
-    listing = ", ".join(f"{name} ({size:,} B)" for name, size in biggest)
     return UserError(f"The firmware does not fit: {region_name} overflows by {int(over):,} "
-                     f"bytes. Largest there: {listing or 'unknown'}. Move code out of ITCM "
-                     f"(ITCM=none, fewer ITCM_EXTRA entries) or move the model or arena "
-                     f"(MODEL_MEM=, ARENA_MEM=).")
+                     f"bytes. {largest} {region_usage.MOVE_HINT}")
+
+
+def stack_margin(given):
+    text = given if given is not None else os.environ.get(STACK_MARGIN_VARIABLE)
+    if text is None:
+        return size_report.DEFAULT_STACK_MARGIN
+    return size_report.count_value("STACK_MARGIN", text)
 
 
 @cli
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--elf", required=True)
+    parser.add_argument("--stack-margin", help="bytes (default: $TEENSY_STACK_MARGIN)")
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    margin = stack_margin(args.stack_margin)
     result = subprocess.run(command, stderr=subprocess.PIPE, text=True)
     if result.returncode != 0:
         overflows = OVERFLOW.findall(result.stderr)
@@ -67,12 +108,20 @@ def main(argv=None):
         return result.returncode
     sys.stderr.write(result.stderr)
     usage = region_usage.measure(args.elf)
+    map_path = map_path_of(command)
+    attribution = _attribution(usage, map_path, warn=True)
     try:
-        region_usage.check(args.elf, usage)
+        region_usage.check(args.elf, usage, attribution)
     except UserError:
         os.remove(args.elf)
         raise
-    print(region_usage.summary_line(os.path.basename(args.elf), usage))
+    print(region_usage.summary_line(os.path.basename(args.elf), usage), flush=True)
+    if attribution is not None:
+        size_report.write_build_json(size_report.from_usage(
+            usage, map_path, stack_margin=margin, attribution=attribution), args.elf)
+    warning = region_usage.stack_warning(usage, margin, attribution)
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
     return 0
 
 

@@ -136,16 +136,46 @@ def region_of(address):
     return None
 
 # --- Peripherals the board code and the emulator share ----------------------
-LPUART2_BASE = 0x4018C000        # console: TX pin 14, RX pin 15
+LPUART2_BASE = 0x40188000        # console: TX pin 14, RX pin 15 (0x4018C000 is LPUART3)
 CONSOLE_BAUD = 115200
 DWT_CYCCNT = 0xE0001004
 CORE_CLOCK_HZ = 600_000_000
+
+# --- Peripherals the emulator models (i.MX RT1060 reference manual, chapter
+# "Memory Maps"): what the NXP SDK's bring-up touches. PMU, XTALOSC24M and
+# TEMPMON registers live in the CCM_ANALOG block.
+CCM_BASE = 0x400FC000
+CCM_ANALOG_BASE = 0x400D8000
+DCDC_BASE = 0x40080000
+IOMUXC_BASE = 0x401F8000
+IOMUXC_SNVS_BASE = 0x400A8000
+IOMUXC_SNVS_GPR_BASE = 0x400A4000
+FLEXRAM_CTRL_BASE = 0x400B0000   # FlexRAM controller registers, not the RAM
+WDOG1_BASE = 0x400B8000
+WDOG2_BASE = 0x400D0000
+RTWDOG_BASE = 0x400BC000         # WDOG3
+SRC_BASE = 0x400F8000
+GPC_BASE = 0x400F4000
+PERIPHERAL_BLOCK_SIZE = 0x4000   # one peripheral's slot on the AIPS buses
+# (base, size): the four AIPS buses, and the fast GPIO6-9 block on AHB.
+PERIPHERAL_WINDOWS = ((0x40000000, 0x400000), (0x42000000, 0x10000))
+
+# --- Cortex-M7 private peripheral bus (ARMv7-M architecture) ----------------
+PPB_BASE = 0xE0000000
+PPB_SIZE = 0x100000
+DWT_BASE = 0xE0001000            # DWT_CTRL; DWT_CYCCNT above is DWT_BASE + 4
+SCS_BASE = 0xE000E000            # SysTick, NVIC, SCB, MPU, FPU, cache maintenance
+SYSTICK_BASE = 0xE000E010
+NVIC_BASE = 0xE000E100
+SCB_BASE = 0xE000ED00
+MPU_BASE = 0xE000ED90
+DEMCR = 0xE000EDFC               # bit 24 TRCENA gates the DWT
 
 
 def c_header():
     """memory_map.h for the firmware: the same facts, for C."""
     constants = {
-        "FLASH_BASE": FLASH.origin, "FLASH_PROGRAM_SIZE": FLASH_PROGRAM_SIZE,
+        "FLEXSPI_FLASH_BASE": FLASH.origin, "FLASH_PROGRAM_SIZE": FLASH_PROGRAM_SIZE,
         "FLEXSPI_CONFIG_TAG": FLEXSPI_CONFIG_TAG,
         "ITCM_BASE": ITCM.origin, "DTCM_BASE": DTCM.origin, "OCRAM_BASE": OCRAM.origin,
         "FLEXRAM_BANK_SIZE": FLEXRAM_BANK_SIZE, "FLEXRAM_BANKS": FLEXRAM_BANKS,
@@ -153,7 +183,7 @@ def c_header():
         "GPR16_FLEXRAM_BANK_CFG_SEL": GPR16_FLEXRAM_BANK_CFG_SEL,
         # Both TCM size fields at 512 KB: the bank map alone decides the split.
         "GPR14_TCM_SIZES": (TCM_SIZE_CODES[512 * KB] << 16) | (TCM_SIZE_CODES[512 * KB] << 20),
-        "LPUART2_BASE": LPUART2_BASE, "CONSOLE_BAUD": CONSOLE_BAUD,
+        "CONSOLE_UART_BASE": LPUART2_BASE, "CONSOLE_BAUD": CONSOLE_BAUD,
         "DWT_CYCCNT_ADDR": DWT_CYCCNT,
         "CORE_CLOCK_HZ": CORE_CLOCK_HZ,
     }

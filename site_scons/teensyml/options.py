@@ -83,17 +83,44 @@ OPTIONS = (
            kind="bool", group="monitor"),
     Option("LOG", "also write the session to this file", "", kind="str",
            group="monitor"),
+    Option("EOL", "end of line: what Enter sends, and what received text "
+           "uses (as miniterm's --eol)", "crlf", kind="enum",
+           choices=("crlf", "cr", "lf"), group="monitor"),
+    Option("ECHO", "show what you type (local echo)", False, kind="bool",
+           group="monitor"),
     # --- scons emulate ----------------------------------------------------------
     Option("PTY", "put the emulated console on a pseudo-terminal", False,
            kind="bool", group="emulate"),
     Option("STATS", "print the emulator's counters at exit", False, kind="bool",
+           group="emulate"),
+    Option("HEADLESS", "do not read the terminal: input only from SEND (scripts); "
+           "SEND or EXPECT imply it", False, kind="bool", group="emulate"),
+    Option("MAX_SECONDS", "stop the emulation after this many seconds (exit status 3); "
+           "0: no limit", "0", kind="str", group="emulate"),
+    Option("MAX_INSTRUCTIONS", "stop once this many instructions ran (exit status 4); "
+           "0: no limit", "0", kind="str", group="emulate"),
+    Option("MEASURE", "count every data access by memory region and charge its wait "
+           "states (slower)", False, kind="bool", group="emulate"),
+    Option("BETWEEN", "also count from entry to return of this function (e.g. Invoke); "
+           "several: separate with ;", "", kind="str", group="emulate"),
+    Option("PROFILE", "with STATS=1: list the N functions that ran most instructions",
+           "0", kind="str", group="emulate"),
+    Option("WAIT_STATES", "cycle model: wait states per region as REGION:fetch/data, "
+           "e.g. FLASH:30/30,OCRAM:2/2 (defaults in docs/emulator.md)", "", kind="str",
            group="emulate"),
     # --- scons size-report ------------------------------------------------------
     Option("FORMAT", "report format", "text", kind="enum",
            choices=("text", "json", "csv"), group="size-report"),
     Option("DIFF", "earlier json report to compare with", "", kind="str",
            group="size-report"),
-    Option("TOP", "symbols listed per region", "10", kind="str", group="size-report"),
+    Option("TOP", "symbols listed per region (0: all)", "10", kind="str",
+           group="size-report"),
+    Option("COMPONENT", "only these components (comma-separated: app, tflm-kernels, "
+           "cmsis-nn, model, ...)", "", kind="str", group="size-report"),
+    Option("SYMBOL", "only symbols whose name matches this glob (*Conv*) or "
+           "contains this text", "", kind="str", group="size-report"),
+    Option("STACK_MARGIN", "warn when the stack has fewer spare bytes than this "
+           "beyond its reserved size", "4096", kind="str", group="size-report"),
 )
 
 OPTIONS_BY_KEY = {option.key: option for option in OPTIONS}

@@ -31,8 +31,8 @@ extern const uint8_t __flash_image_end__[];
 
 __attribute__((section(".boot_hdr.boot_data"), used))
 const boot_data_t boot_data = {
-    .start = FLASH_BASE,
-    .size = (uint32_t)__flash_image_end__ - FLASH_BASE,
+    .start = FLEXSPI_FLASH_BASE,
+    .size = (uint32_t)__flash_image_end__ - FLEXSPI_FLASH_BASE,
     .plugin = 0,
     .placeholder = 0xFFFFFFFFu,
 };

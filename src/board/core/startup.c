@@ -8,8 +8,9 @@
  * 2. Stack pointer to the top of DTCM.
  * 3. Copy ITCM code, data (and the model when it lives in RAM) from flash;
  *    zero .bss, as the linker's copy and zero tables list.
- * 4. FPU on, vector table base, then board_init() (weak: clocks, console) and
- *    C/C++ constructors, then main().
+ * 4. FPU on, vector table base, then board_init() (clocks, console: every
+ *    image provides one; not weak, so the linker pulls it out of a library)
+ *    and C/C++ constructors, then main().
  */
 #include <stdint.h>
 
@@ -28,8 +29,6 @@ extern const uint32_t __zero_table_start__[], __zero_table_end__[];
 
 extern int main(void);
 extern void __libc_init_array(void);
-
-__attribute__((weak)) void board_init(void) {}
 
 /* Linked without the C runtime's start files (we are the start-up code):
    __libc_init_array still calls these hooks. */

@@ -7,7 +7,8 @@ extern "C" {
 #endif
 
 /* Called once after RAM is initialised and before constructors and main():
-   clocks, pins, console. Weak: the default does nothing. */
+   clocks, pins, console. Every image defines it (the fixture in its main.c,
+   the firmware in src/board/teensy40/board.c). */
 void board_init(void);
 
 void Reset_Handler(void);

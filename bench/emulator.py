@@ -1,0 +1,104 @@
+#!/usr/bin/env python3
+"""Host time per emulated inference, and emulated instructions per second.
+
+    bench/emulator.py                         # the four configurations
+    bench/emulator.py int8-cmsis_nn --runs 5 --measure
+
+For each configuration (float32/int8 x reference/CMSIS-NN, default placement)
+it builds the firmware (`scons MODEL=... USE_CMSIS_NN=...`, skipped with
+--no-build), boots it in the emulator, then times the `2` command (one
+inference on the built-in digit, with its per-layer report) several times.
+Prints, per configuration and counting mode: instructions inside
+tflite::MicroInterpreter::Invoke per inference, host seconds per inference
+(best of the runs), and emulated instructions per host second. Targets: int8
+under 2 s, float32 under 10 s per inference in the fast mode.
+"""
+import argparse
+import glob
+import os
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "site_scons"))
+
+from teensyml import options  # noqa: E402
+from teensyml.emulator import Machine, ScriptedConsole, load_firmware  # noqa: E402
+
+CONFIGURATIONS = {
+    "int8-reference": {"MODEL": "int8", "USE_CMSIS_NN": "0"},
+    "int8-cmsis_nn": {"MODEL": "int8", "USE_CMSIS_NN": "1"},
+    "float32-reference": {"MODEL": "float32", "USE_CMSIS_NN": "0"},
+    "float32-cmsis_nn": {"MODEL": "float32", "USE_CMSIS_NN": "1"},
+}
+INVOKE = "tflite::MicroInterpreter::Invoke"
+READY = rb"teensyml: ready[^\n]*\n"
+ANSWER = rb"predicted: \d+\r?\n"
+
+
+def firmware_path(settings, build, build_dir):
+    if build:
+        subprocess.run([sys.executable, "-m", "SCons", "-Q"] +
+                       [f"{key}={value}" for key, value in settings.items()],
+                       cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    variant = options.variant_name(options.resolve(settings))
+    found = sorted(glob.glob(os.path.join(build_dir, variant, "**", "firmware.hex"),
+                             recursive=True))
+    if not found:
+        raise SystemExit(f"no firmware.hex under {os.path.join(build_dir, variant)}: build "
+                         f"it (scons {' '.join(f'{k}={v}' for k, v in settings.items())})")
+    return found[0]
+
+
+def bench(path, runs, measure):
+    image, symbols = load_firmware(path)
+    console = ScriptedConsole(until=READY)
+    machine = Machine(image, symbols, console, measure=measure)
+    invoke = machine.add_marker(INVOKE)
+    stop = machine.run(max_seconds=300)
+    if stop.reason != "until":
+        raise SystemExit(f"{path} did not boot: {stop.message}\n{console.text()}")
+    seconds = []
+    for _ in range(runs):
+        calls = invoke.calls
+        console.send(b"2")
+        console.expect(ANSWER)
+        started = time.perf_counter()
+        stop = machine.run(max_seconds=300)
+        seconds.append(time.perf_counter() - started)
+        if stop.reason != "until" or invoke.calls != calls + 1:
+            raise SystemExit(f"{path}: command 2 did not answer: {stop.message}")
+    instructions = invoke.counts().instructions // invoke.calls
+    return instructions, min(seconds), invoke.counts()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("configurations", nargs="*", default=list(CONFIGURATIONS),
+                        help=f"some of {', '.join(CONFIGURATIONS)}")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--measure", action="store_true",
+                        help="also time the measuring mode (every data access counted)")
+    parser.add_argument("--no-build", dest="build", action="store_false",
+                        help="use the firmware already built")
+    parser.add_argument("--build-dir", default=os.path.join(ROOT, "build"),
+                        help="where the variant directories are (default: build/)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="another option for every configuration (e.g. ITCM=none)")
+    arguments = parser.parse_args(argv)
+    print(f"{'configuration':<20}{'mode':<9}{'instructions/inference':>24}"
+          f"{'host s/inference':>18}{'M instructions/s':>18}{'cycles (model)':>16}")
+    extra = dict(item.split("=", 1) for item in arguments.set)
+    for name in arguments.configurations:
+        path = firmware_path({**CONFIGURATIONS[name], **extra}, arguments.build,
+                             arguments.build_dir)
+        for measure in (False, True) if arguments.measure else (False,):
+            instructions, seconds, counts = bench(path, arguments.runs, measure)
+            print(f"{name:<20}{'measure' if measure else 'fast':<9}{instructions:>24,}"
+                  f"{seconds:>18.3f}{instructions / seconds / 1e6:>18.2f}"
+                  f"{counts.cycles // counts.calls:>16,}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

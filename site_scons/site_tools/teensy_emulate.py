@@ -1,0 +1,38 @@
+"""SCons tool: `scons emulate` runs the firmware image with no board.
+
+    env.Tool("teensy_emulate")
+    env.EmulateCommand(firmware)                      # alias "emulate"
+    env.EmulateCommand(fixture, alias="emulate-fixture")
+
+`firmware` is the {'elf', 'hex', 'map'} dict of teensy_firmware's Firmware():
+the alias depends on the HEX and the ELF, so they are built first, and runs
+the HEX (what `scons flash` programs) with the ELF's function names. Options
+(PTY, STATS, HEADLESS, SEND, EXPECT, MAX_SECONDS, MAX_INSTRUCTIONS, MEASURE,
+BETWEEN, PROFILE, WAIT_STATES) come from env['TEENSY_OPTIONS']; the work is
+teensyml.emulator, imported only when the action runs.
+"""
+from SCons.Script import Action
+
+from teensyml.errors import build_action
+
+
+@build_action
+def _emulate(target, source, env):
+    from teensyml.emulator import cli
+    hex_file, elf = str(source[0]), str(source[1])
+    argv = cli.options_argv(env["TEENSY_OPTIONS"], hex_file) + ["--elf", elf]
+    return cli.main(argv)
+
+
+def emulate_command(env, firmware, alias="emulate"):
+    node = env.Alias(alias, [firmware["hex"], firmware["elf"]], Action(_emulate, None))
+    env.AlwaysBuild(node)
+    return node
+
+
+def generate(env):
+    env.AddMethod(emulate_command, "EmulateCommand")
+
+
+def exists(env):
+    return True

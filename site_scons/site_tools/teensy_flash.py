@@ -1,0 +1,34 @@
+"""SCons tool: `scons flash` programs the board with the firmware's HEX.
+
+    env.Tool("teensy_flash")
+    env.FlashCommand(firmware)      # firmware: {'elf', 'hex', 'map'} nodes
+
+The alias depends on the HEX, so `scons flash` first builds what is out of
+date; the options (FLASHER, REBOOT, SERIAL, TIMEOUT) come from
+env['TEENSY_OPTIONS']. The work is teensyml.flash, imported when the action
+runs so reading the SConscripts stays fast.
+"""
+from SCons.Script import Action
+
+from teensyml.errors import build_action
+
+
+@build_action
+def _flash(target, source, env):
+    from teensyml.flash import program_with_options
+    program_with_options(str(source[0]), env["TEENSY_OPTIONS"])
+
+
+def flash_command(env, firmware, name="flash"):
+    """The alias `name`: check and program firmware['hex']. Returns it."""
+    alias = env.Alias(name, firmware["hex"], Action(_flash, None))
+    env.AlwaysBuild(alias)
+    return alias
+
+
+def generate(env):
+    env.AddMethod(flash_command, "FlashCommand")
+
+
+def exists(env):
+    return True

@@ -1,0 +1,93 @@
+"""SCons tool: the model, from MODEL= to the C++ the firmware compiles.
+
+    env.Tool("teensy_model")
+    model = env.ModelInfo(values["MODEL"])      # teensyml.firmware_model.FirmwareModel
+    env.ModelSources(".", model.path)           # model_data.cc/.h, op_resolver.cc/.h
+    env.BuiltinDigit("builtin_digit.cc", model.test_digits)   # + builtin_digit.h
+    scons model                                 # retrain: runs tools/model.py
+
+Reading and generating need no TensorFlow; only `scons model` does.
+"""
+import os
+import sys
+
+from SCons.Script import Action, Exit
+
+from teensyml import firmware_model, model_codegen
+from teensyml.errors import UserError, build_action, report
+
+MODELS_DIR = "#models"
+PIPELINE_SCRIPT = "#tools/model.py"
+TEENSYML_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                            "teensyml")
+# The generators' own sources: editing one regenerates the C++.
+CODEGEN_MODULES = ("model_codegen.py", "tflite_model.py", "tflm_ops.py", "test_digits.py")
+
+
+def model_info(env, model_option):
+    """The FirmwareModel for a MODEL= value; a bad model stops SCons at once
+    with its message, before anything compiles."""
+    try:
+        return firmware_model.resolve(model_option, env.Dir(MODELS_DIR).abspath)
+    except UserError as error:
+        report(error)
+        Exit(2)
+
+
+@build_action
+def _write_model_sources(target, source, env):
+    model_codegen.write_model_sources(source[0].abspath, target[0].dir.abspath)
+
+
+@build_action
+def _write_builtin_digit(target, source, env):
+    model_codegen.write_builtin_digit(source[0].abspath, target[0].abspath)
+
+
+def model_sources(env, target_dir, model_path):
+    """model_data.cc/.h and op_resolver.cc/.h in `target_dir` from a .tflite."""
+    directory = env.Dir(target_dir)
+    nodes = env.Command([directory.File(name) for name in model_codegen.MODEL_SOURCES],
+                        env.File(model_path), Action(_write_model_sources, _quiet(env)))
+    env.Depends(nodes, _codegen_files(env))
+    return nodes
+
+
+def builtin_digit(env, target, digits_path):
+    """`target` (.cc) and the .h beside it: the built-in digit's pixels."""
+    source = env.File(target)
+    header = source.dir.File(os.path.splitext(source.name)[0] + ".h")
+    nodes = env.Command([source, header], env.File(digits_path),
+                        Action(_write_builtin_digit, _quiet(env)))
+    env.Depends(nodes, _codegen_files(env))
+    return nodes
+
+
+def _codegen_files(env):
+    return [env.File(os.path.join(TEENSYML_DIR, name)) for name in CODEGEN_MODULES]
+
+
+def _quiet(env):
+    # teensy_firmware's one-line progress when that tool is loaded.
+    return env.QuietLine("GEN") if hasattr(env, "QuietLine") else None
+
+
+def _add_model_alias(env):
+    # The pipeline runs with the user's whole environment: pip's settings
+    # (index, certificates) fetch MNIST, and the cache lives in their home.
+    pipeline_env = env.Clone(ENV=dict(os.environ))
+    command = [sys.executable, pipeline_env.File(PIPELINE_SCRIPT).abspath]
+    line = None if env.get("VERBOSE") else "  MODEL retraining (tools/model.py)"
+    alias = pipeline_env.Alias("model", [], Action([command], line))
+    pipeline_env.AlwaysBuild(alias)
+
+
+def generate(env):
+    env.AddMethod(model_info, "ModelInfo")
+    env.AddMethod(model_sources, "ModelSources")
+    env.AddMethod(builtin_digit, "BuiltinDigit")
+    _add_model_alias(env)
+
+
+def exists(env):
+    return True

@@ -1,0 +1,41 @@
+"""Write a file so that it is either complete or absent: into a temporary file
+beside it, renamed over the target only when the writing succeeded."""
+import contextlib
+import os
+import tempfile
+
+
+@contextlib.contextmanager
+def atomic_write(path, mode="wb", **open_args):
+    """`with atomic_write("x.json", "w") as stream: ...` creates x.json (and its
+    directory) only if the block finishes without an exception."""
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=os.path.basename(path) + ".",
+                                         suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(handle, mode, **open_args) as stream:
+            yield stream
+        os.chmod(temporary, 0o666 & ~_umask())   # mkstemp made it 0600
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def write_bytes(path, data):
+    with atomic_write(path, "wb") as stream:
+        stream.write(data)
+
+
+def write_text(path, text):
+    with atomic_write(path, "w", encoding="utf-8", newline="\n") as stream:
+        stream.write(text)
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -1,0 +1,251 @@
+"""Counting what the emulated core does, and the cycle model built on it.
+
+Instructions: Unicorn calls a block hook once per executed translation block;
+the hook only bumps a per-block counter (blocktables.py: in C, 7 ns a block,
+or in Python, 0.5 us, when no C compiler is at hand). Each block is
+disassembled once (capstone), so instructions = sum(executions x instructions
+in the block). This counts the instructions of an IT block whose condition
+fails too (the core issues them; Unicorn's per-instruction hook misses them,
+and costs a Python call per instruction).
+
+Instruction fetches are charged to the region the block runs from. Data
+accesses are counted only in measuring mode (`measure=True`): a hook on every
+load and store in the four memory regions (in C: cheap; in Python: several
+times slower than the run itself).
+
+The cycle model (what DWT CYCCNT reads): one cycle per instruction, plus the
+region's fetch wait states per instruction, plus (measuring mode) the
+region's data wait states per data access. The defaults come from
+memory_map (FlexSPI flash 20, OCRAM 4, TCM 0); caches, pipelining, branch
+penalties and bus contention are not modelled.
+"""
+from collections import Counter
+from dataclasses import dataclass
+from operator import mul
+
+import numpy as np
+import unicorn
+
+from .. import memory_map as mm
+from ..errors import UserError
+from .blocktables import BlockDecoder, NativeBlockTable, make_table
+from .fasthooks import native_hook, raw_access_hook
+
+REGION_NAMES = ("FLASH", "ITCM", "DTCM", "OCRAM")
+FLASH_INDEX, ITCM_INDEX, DTCM_INDEX, OCRAM_INDEX = range(4)
+OTHER_INDEX = 4                   # code or data outside the four regions
+# Address ranges of each region as the chip decodes them (FlexRAM OCRAM banks
+# count as OCRAM, the whole flash device as FLASH).
+REGION_RANGES = (
+    (mm.FLASH.origin, mm.FLASH.origin + mm.FLASH_DEVICE_SIZE),
+    (mm.ITCM.origin, mm.ITCM.origin + mm.FLEXRAM_SIZE),
+    (mm.DTCM.origin, mm.DTCM.origin + mm.FLEXRAM_SIZE),
+    (mm.OCRAM.origin, mm.FLEXRAM_OCRAM_BASE + mm.FLEXRAM_SIZE),
+)
+
+
+def region_index(address):
+    for index, (start, end) in enumerate(REGION_RANGES):
+        if start <= address < end:
+            return index
+    return OTHER_INDEX
+
+
+@dataclass(frozen=True)
+class WaitStates:
+    """Extra cycles per instruction fetch and per data access, by region."""
+    fetch: tuple
+    data: tuple
+
+    @classmethod
+    def defaults(cls):
+        regions = [mm.REGIONS_BY_NAME[name] for name in REGION_NAMES]
+        return cls(tuple(r.fetch_wait_states for r in regions),
+                   tuple(r.data_wait_states for r in regions))
+
+    @classmethod
+    def parse(cls, text):
+        """Defaults overridden by "REGION:fetch/data,..." (e.g. FLASH:30/30)."""
+        fetch, data = map(list, (cls.defaults().fetch, cls.defaults().data))
+        for item in filter(None, (part.strip() for part in (text or "").split(","))):
+            name, _, values = item.partition(":")
+            name = name.strip().upper()
+            try:
+                index = REGION_NAMES.index(name)
+                first, _, second = values.partition("/")
+                fetch[index] = int(first)
+                data[index] = int(second) if second else int(first)
+                if fetch[index] < 0 or data[index] < 0:
+                    raise ValueError
+            except ValueError:
+                raise UserError(
+                    f"WAIT_STATES entry {item!r} is not valid; write REGION:fetch/data "
+                    f"with REGION one of {', '.join(REGION_NAMES)} and two non-negative "
+                    f"integers, e.g. FLASH:30/30,OCRAM:2/2.") from None
+        return cls(tuple(fetch), tuple(data))
+
+    def table(self):
+        return {name: (self.fetch[i], self.data[i]) for i, name in enumerate(REGION_NAMES)}
+
+
+@dataclass(frozen=True)
+class Counts:
+    """What ran, by region: instruction fetches (= instructions executed
+    from the region) and data accesses (None unless measured)."""
+    fetches: tuple
+    data: tuple
+    wait_states: WaitStates
+    calls: int = 0
+
+    @property
+    def instructions(self):
+        return sum(self.fetches)
+
+    @property
+    def cycles(self):
+        """Modelled cycles: instructions + fetch wait states + data wait states."""
+        total = self.instructions + sum(map(mul, self.fetches, self.wait_states.fetch))
+        if self.data is not None:
+            total += sum(map(mul, self.data, self.wait_states.data))
+        return total
+
+    def by_region(self):
+        """{region: (fetches, data accesses or None)} of the four regions."""
+        return {name: (self.fetches[i], None if self.data is None else self.data[i])
+                for i, name in enumerate(REGION_NAMES)}
+
+    def share(self, region):
+        """The fraction of instruction fetches from `region`."""
+        return self.fetches[REGION_NAMES.index(region)] / self.instructions \
+            if self.instructions else 0.0
+
+    def as_dict(self):
+        return {"instructions": self.instructions, "cycles": self.cycles,
+                "calls": self.calls,
+                "fetches": dict(zip(REGION_NAMES, self.fetches)),
+                "data_accesses": None if self.data is None
+                else dict(zip(REGION_NAMES, self.data)),
+                "wait_states": {name: {"fetch": f, "data": d}
+                                for name, (f, d) in self.wait_states.table().items()}}
+
+
+class Counters:
+    """Per-block execution counts, data access counts, and the cycle model.
+    `native`: None (C hooks if they build), True (required) or False."""
+
+    def __init__(self, uc, wait_states=None, measure=False, native=None):
+        self.uc = uc
+        self.wait_states = wait_states or WaitStates.defaults()
+        self.measure = measure
+        self.blocks = {}          # start -> Block, as learned
+        self._where = {}          # instruction address -> (block start, index)
+        self.decoder = BlockDecoder(uc, region_index, self._fetch_wait, self._on_block)
+        self.table, self.native_unavailable = make_table(self.decoder, native)
+        self.stop = self.table.stop     # set it: the block hook stops the run
+        # The C access hook increments in place: numpy; Python ones: a list.
+        self._data = np.zeros(len(REGION_NAMES), np.uint64) \
+            if isinstance(self.table, NativeBlockTable) else [0] * len(REGION_NAMES)
+
+    @property
+    def kind(self):
+        """Which hooks count: "C hooks" or "Python hooks"."""
+        return self.table.kind
+
+    @property
+    def error(self):
+        return self.table.error
+
+    @property
+    def data(self):
+        """Data accesses per region so far (zeros unless measuring)."""
+        return [int(count) for count in self._data]
+
+    # --- hooks ------------------------------------------------------------------------
+    def install(self):
+        self.table.install(self.uc)
+        if not self.measure:
+            return
+        for index, (start, end) in enumerate(REGION_RANGES):
+            if isinstance(self.table, NativeBlockTable):
+                native_hook(self.uc, unicorn.UC_HOOK_MEM_READ | unicorn.UC_HOOK_MEM_WRITE,
+                            self.table.library.count_access,
+                            self._data.ctypes.data + index * self._data.itemsize, start, end - 1)
+            else:
+                raw_access_hook(self.uc, self._data_counter(index), start, end - 1)
+
+    def _data_counter(self, index):
+        data = self._data
+
+        def on_access(_handle, _access, _address, _size, _value, _data):
+            data[index] += 1
+        return on_access
+
+    def _on_block(self, block):
+        self.blocks[block.start] = block
+        for index, instruction in enumerate(block.addresses):
+            self._where.setdefault(instruction, (block.start, index))
+
+    def _fetch_wait(self, region):
+        return self.wait_states.fetch[region] if region != OTHER_INDEX else 0
+
+    # --- totals --------------------------------------------------------------------------
+    def instructions(self):
+        return self.table.instructions()
+
+    def cycles(self, pc=None):
+        """Modelled cycles so far. With `pc` (the instruction being executed,
+        e.g. a load of DWT_CYCCNT), the rest of its block, already counted
+        when the block started, is taken off again."""
+        total = self.table.fetch_cycles()
+        if self.measure:
+            total += sum(map(mul, self.data, self.wait_states.data))
+        if pc is not None and pc in self._where:
+            start, index = self._where[pc]
+            block = self.blocks[start]
+            later = len(block.addresses) - index - 1
+            total -= later * (1 + self._fetch_wait(block.region))
+        return total
+
+    def executions(self):
+        """{block start: executions} of every block run so far."""
+        return self.table.executions()
+
+    def grow_if_full(self):
+        """The C table stops the run when it fills up: grow it, then go on."""
+        if self.table.needs_growth():
+            self.table.grow()
+            return True
+        return False
+
+    def snapshot(self):
+        return self.table.snapshot(), self.data
+
+    def since(self, snapshot):
+        """({block start: executions}, [data accesses]) since `snapshot`."""
+        table_snapshot, data = snapshot
+        return self.table.since(table_snapshot), [now - then for now, then
+                                                  in zip(self.data, data)]
+
+    def counts(self, executions=None, data=None, calls=0):
+        """Counts of `executions`/`data` (default: everything so far)."""
+        executions = self.executions() if executions is None else executions
+        fetches = [0] * (len(REGION_NAMES) + 1)
+        for start, count in executions.items():
+            if count:
+                block = self.blocks[start]
+                fetches[block.region] += count * len(block.addresses)
+        if not self.measure:
+            data = None
+        elif data is None:
+            data = self.data
+        # fetches[OTHER_INDEX] stays 0: nothing executable is mapped elsewhere.
+        return Counts(tuple(fetches[:OTHER_INDEX]), None if data is None else tuple(data),
+                      self.wait_states, calls)
+
+    def profile(self, executions, function_of):
+        """Counter {function name: instructions} of `executions`."""
+        result = Counter()
+        for start, count in executions.items():
+            if count:
+                result[function_of(start)] += count * len(self.blocks[start].addresses)
+        return result

@@ -1,0 +1,73 @@
+"""`scons flash`: check a firmware image, then program it with one back end.
+
+    program("build/int8-reference/firmware.hex", flasher="auto", timeout=60)
+
+FLASHER=teensy_loader_cli runs PJRC's tool; FLASHER=halfkay is our Python
+uploader (hidapi); auto takes the tool when it is installed, else the
+uploader, and the uploader when SERIAL= names a board (the tool cannot).
+"""
+import contextlib
+import os
+import sys
+import tempfile
+
+from ..errors import UserError
+from ..option_values import seconds
+from ..teensy_image import ELF_MAGIC, check_teensy40, load_image
+from . import halfkay, teensy_loader_cli
+from .halfkay_protocol import plan_blocks
+
+FLASHERS = ("teensy_loader_cli", "halfkay")
+
+
+def choose_flasher(name="auto", serial=""):
+    """The back end FLASHER=`name` means on this machine."""
+    if name not in ("auto",) + FLASHERS:
+        raise UserError(f"FLASHER={name} is not valid; choose one of: auto, "
+                        f"{', '.join(FLASHERS)}.")
+    if name != "auto":
+        return name
+    if serial or teensy_loader_cli.find_tool() is None:
+        return "halfkay"
+    return "teensy_loader_cli"
+
+
+@contextlib.contextmanager
+def _hex_file(image, path):
+    """`path` when it is a HEX already; else a temporary HEX of the image."""
+    with open(path, "rb") as stream:
+        is_elf = stream.read(4) == ELF_MAGIC
+    if not is_elf:
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="teensy-flash-") as directory:
+        hex_path = os.path.join(directory, os.path.splitext(os.path.basename(path))[0] + ".hex")
+        image.write_hex(hex_path)
+        yield hex_path
+
+
+def program(path, flasher="auto", reboot=False, serial="", timeout=60.0, out=None, bus=None):
+    """Check the image at `path` (HEX or ELF) is a Teensy 4.0 image, then
+    program it. Returns the back end used. `bus` replaces USB for halfkay."""
+    out = out or sys.stdout
+    image = check_teensy40(load_image(path))
+    chosen = choose_flasher(flasher, serial)
+    if chosen == "teensy_loader_cli" and serial:
+        raise UserError("SERIAL= chooses one board among several, which teensy_loader_cli "
+                        "cannot do; use FLASHER=halfkay (or auto) with SERIAL=.")
+    blocks = len(plan_blocks(image))
+    print(f"Flashing {os.path.basename(path)} ({image.size / 1024:.1f} KB, {blocks} blocks) "
+          f"with {chosen}", file=out, flush=True)
+    if chosen == "teensy_loader_cli":
+        with _hex_file(image, path) as hex_path:
+            teensy_loader_cli.program(hex_path, blocks, reboot, timeout, out)
+    else:
+        halfkay.upload(image, bus, serial, timeout, reboot, out)
+    return chosen
+
+
+def program_with_options(path, values, out=None):
+    """program() steered by the option table's values (FLASHER, REBOOT, SERIAL,
+    TIMEOUT), as `scons flash` and tools/flash.py give them."""
+    return program(path, values["FLASHER"], values["REBOOT"], values["SERIAL"].strip(),
+                   seconds("TIMEOUT", values["TIMEOUT"]), out)

@@ -1,0 +1,175 @@
+"""The monitor's serial port: which one to open, and a connection that
+survives the board going away.
+
+A USB-UART adapter disappears when unplugged, a board's own USB serial when
+it resets or is flashed, an emulator's pseudo-terminal when the emulator
+stops. SerialLink notices (a failed read or write, or the port's path gone or
+naming another device), says so, waits for the path to exist again and
+reopens it.
+"""
+import errno
+import os
+import threading
+import time
+
+import serial
+from serial.tools import list_ports
+
+from .errors import UserError
+
+READ_TIMEOUT = 0.1       # seconds a read waits: how fast the monitor reacts
+POLL_INTERVAL = 0.2      # seconds between looks for a port that is gone
+IDENTITY_INTERVAL = 0.5  # seconds between checks that the path is still our port
+
+
+def candidate_ports():
+    """The serial ports pyserial can list on this machine."""
+    return sorted(list_ports.comports(), key=lambda port: port.device)
+
+
+def pick_port(requested, candidates):
+    """PORT= when given, else the only candidate; else a UserError that lists
+    the candidates."""
+    if requested:
+        return requested
+    if len(candidates) == 1:
+        return candidates[0].device
+    if not candidates:
+        raise UserError("No serial port found. Connect the USB-UART adapter wired to the "
+                        "Teensy's pins 14 (TX) and 15 (RX), or name the port with "
+                        "PORT=<device> (e.g. PORT=/dev/ttyUSB0, or the pseudo-terminal "
+                        "`scons emulate PTY=1` prints).")
+    listing = "; ".join(f"{port.device} ({port.description})" for port in candidates)
+    raise UserError(f"Several serial ports could be the board: {listing}. Choose one with "
+                    f"PORT=<device>.")
+
+
+def _open_error(port, error):
+    if getattr(error, "errno", None) == errno.EACCES:
+        return UserError(f"{port} exists but cannot be opened: permission denied. Add "
+                         f"yourself to the group that owns it (usually `sudo usermod -aG "
+                         f"dialout $USER`, then log in again).")
+    return UserError(f"{port} cannot be opened as a serial port ({error}). Check PORT=; "
+                     f"`python -m serial.tools.list_ports` lists the serial ports.")
+
+
+def _device_id(stat_result):
+    return stat_result.st_rdev, stat_result.st_ino
+
+
+class SerialLink:
+    """A serial port that reopens itself. `notice(text)` reports what happens
+    to it. read() runs in one thread, write() may come from another."""
+
+    def __init__(self, port, baud, notice):
+        self.port, self.baud, self.notice = port, baud, notice
+        self._serial = None
+        self._lock = threading.Lock()
+        self._identity = None
+        self._checked = 0.0
+        self._was_connected = False
+
+    def connect(self, stop, deadline=None):
+        """Open the port, waiting for its path to exist. False when `stop` is
+        set or `deadline` (time.monotonic()) passes first."""
+        announced = False
+        while not stop.is_set():
+            if self._present():
+                try:
+                    port = serial.Serial(self.port, self.baud, timeout=READ_TIMEOUT)
+                except (serial.SerialException, OSError) as error:
+                    # After a replug the node can exist before udev has set its
+                    # permissions: retry then. A port never opened is an error.
+                    if not self._was_connected and self._present() \
+                            and getattr(error, "errno", None) != errno.ENOENT:
+                        raise _open_error(self.port, error) from None
+                else:
+                    with self._lock:
+                        self._serial = port
+                        self._identity = self._stat_identity(port)
+                        self._checked = time.monotonic()
+                    if self._was_connected:
+                        self.notice(f"--- reconnected to {self.port}")
+                    self._was_connected = True
+                    return True
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            if not announced and not self._was_connected:
+                self.notice(f"--- waiting for {self.port} to appear")
+                announced = True
+            stop.wait(POLL_INTERVAL)
+        return False
+
+    def _present(self):
+        # Windows names ports (COM3) with no file to look for: just try them.
+        return os.name == "nt" or os.path.exists(self.port)
+
+    def _stat_identity(self, port):
+        try:
+            return _device_id(os.fstat(port.fileno()))
+        except (AttributeError, OSError, ValueError):
+            return None     # no file descriptor (not POSIX): rely on read errors
+
+    def _still_ours(self):
+        """Whether the path still names the device we have open (an unplugged
+        adapter's path can come back as another device while we still hold the
+        old one)."""
+        if self._identity is None:
+            return True
+        try:
+            return _device_id(os.stat(self.port)) == self._identity
+        except OSError:
+            return False
+
+    def _lost(self):
+        with self._lock:
+            port, self._serial = self._serial, None
+        if port is not None:
+            try:
+                port.close()
+            except (serial.SerialException, OSError):
+                pass
+            self.notice(f"--- {self.port} went away; waiting for it to come back")
+
+    def read(self, stop, deadline=None):
+        """Bytes received (b"" when none came within READ_TIMEOUT). Reconnects
+        first when the port is gone."""
+        if self._serial is None and not self.connect(stop, deadline):
+            return b""
+        try:
+            data = self._serial.read(max(1, self._serial.in_waiting))
+        except (serial.SerialException, OSError, TypeError, ValueError, AttributeError):
+            # A vanished device raises SerialException or OSError; a port
+            # closed meanwhile by the other thread may raise the others.
+            self._lost()
+            return b""
+        if not data and time.monotonic() - self._checked >= IDENTITY_INTERVAL:
+            self._checked = time.monotonic()
+            if not self._still_ours():
+                self._lost()
+        return data
+
+    def write(self, data):
+        """Send bytes; False when the port is not there (nothing was sent)."""
+        with self._lock:
+            port = self._serial
+        if port is None:
+            return False
+        try:
+            port.write(data)
+            port.flush()
+        except (serial.SerialException, OSError):
+            return False
+        return True
+
+    def discard_input(self):
+        """Drop what arrived before now (scripted mode matches only answers)."""
+        with self._lock:
+            if self._serial is not None:
+                self._serial.reset_input_buffer()
+
+    def close(self):
+        with self._lock:
+            port, self._serial = self._serial, None
+        if port is not None:
+            port.close()

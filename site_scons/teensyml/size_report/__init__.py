@@ -1,0 +1,89 @@
+"""`scons size-report`: where every byte of FLASH, ITCM, DTCM and OCRAM goes.
+
+    report = build("build/fixture/fixture/fixture.elf")      # a dict, see report.py
+    print(render(report, "text"))                             # or "json", "csv"
+    change = diff(read_json("old.size.json"), report)         # per region, component
+
+Regions and FlexRAM come from region_usage, components from components.py
+(the map file says where each input section came from), symbols from the ELF.
+Every link writes name.size.json next to the ELF and keeps the one before as
+name.size.prev.json, so `DIFF=prev` compares with the previous build.
+"""
+import os
+import sys
+
+from ..atomic_file import atomic_write
+from ..errors import UserError
+from ..options import OPTIONS_BY_KEY
+from . import diff as _diff
+from .diff import diff
+from .formats import read_json, render, to_json
+from .report import (DEFAULT_STACK_MARGIN, DEFAULT_TOP, SCHEMA, attribute, build,
+                     from_usage, map_path_of)
+
+__all__ = ["SCHEMA", "DEFAULT_TOP", "DEFAULT_STACK_MARGIN", "attribute", "build",
+           "from_usage", "render", "diff", "read_json", "run", "settings", "count_value",
+           "write_build_json", "json_path_of", "previous_json_path_of", "map_path_of"]
+
+DIFF_PREVIOUS = "prev"
+
+
+def json_path_of(elf_path):
+    return os.path.splitext(str(elf_path))[0] + ".size.json"
+
+
+def previous_json_path_of(elf_path):
+    return os.path.splitext(str(elf_path))[0] + ".size.prev.json"
+
+
+def settings(values):
+    """Report settings from option values (TOP, COMPONENT, SYMBOL, STACK_MARGIN)."""
+    return {"top": count_value("TOP", values["TOP"]),
+            "component": tuple(key.strip() for key in values["COMPONENT"].split(",")
+                               if key.strip()),
+            "symbol": values["SYMBOL"].strip(),
+            "stack_margin": count_value("STACK_MARGIN", values["STACK_MARGIN"])}
+
+
+def count_value(key, text):
+    """A whole number of 0 or more from an option's text (TOP=, STACK_MARGIN=)."""
+    try:
+        value = int(str(text).strip(), 0)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise UserError(f"{key}={text} is not valid; give a whole number of 0 or more "
+                        f"(the default is {key}={OPTIONS_BY_KEY[key].default}).")
+    return value
+
+
+def run(elf_path, values, map_path=None, stream=None):
+    """What `scons size-report` prints: the report, or with DIFF= the change
+    from an earlier json report."""
+    stream = stream or sys.stdout
+    report = build(elf_path, map_path, **settings(values))
+    earlier = values["DIFF"]
+    if not earlier:
+        stream.write(render(report, values["FORMAT"]))
+        return 0
+    if earlier == DIFF_PREVIOUS:
+        earlier = previous_json_path_of(elf_path)
+        if not os.path.exists(earlier):
+            raise UserError(f"DIFF=prev compares the image with the report of the link "
+                            f"before it, {earlier}, which does not exist yet: it appears "
+                            f"once the firmware has been linked twice. Give DIFF=<a json "
+                            f"report> instead.")
+    stream.write(_diff.render(diff(read_json(earlier), report, earlier), values["FORMAT"]))
+    return 0
+
+
+def write_build_json(report, elf_path):
+    """Write name.size.json next to the ELF, keeping the previous one as
+    name.size.prev.json. Written whole or not at all."""
+    path = json_path_of(elf_path)
+    with atomic_write(path, "w", encoding="utf-8") as stream:
+        stream.write(to_json(report))
+        stream.flush()
+        if os.path.exists(path):
+            os.replace(path, previous_json_path_of(elf_path))
+    return path

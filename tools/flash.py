@@ -1,0 +1,35 @@
+#!/usr/bin/env python3
+"""Program a Teensy 4.0 without SCons, with the options `scons flash` takes:
+
+    tools/flash.py build/int8-reference/firmware.hex FLASHER=halfkay TIMEOUT=30
+"""
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir,
+                                "site_scons"))
+
+from teensyml.errors import cli  # noqa: E402
+from teensyml.option_values import from_assignments, keys_of, options_help  # noqa: E402
+
+KEYS = keys_of("flash")
+
+
+@cli
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        description="Check a Teensy 4.0 firmware image and program it.",
+        epilog="settings (KEY=VALUE, as for `scons flash`):\n" + options_help(KEYS),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("firmware", help="the firmware image: .hex (or .elf)")
+    parser.add_argument("options", nargs="*", metavar="KEY=VALUE")
+    arguments = parser.parse_intermixed_args(argv)
+    values = from_assignments(arguments.options, KEYS)
+    from teensyml.flash import program_with_options
+    program_with_options(arguments.firmware, values)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,36 @@
+#!/usr/bin/env python3
+"""The serial console without SCons, with the options `scons monitor` takes:
+
+    tools/monitor.py PORT=/dev/ttyUSB0 --elf build/int8-reference/firmware.elf
+    tools/monitor.py PORT=/dev/pts/3 SEND=2 EXPECT=predicted TIMEOUT=10
+"""
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir,
+                                "site_scons"))
+
+from teensyml.errors import cli  # noqa: E402
+from teensyml.option_values import from_assignments, keys_of, options_help  # noqa: E402
+
+KEYS = keys_of("monitor") + ("TIMEOUT",)
+
+
+@cli
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        description="Serial console to the Teensy: interactive (quit with Ctrl+]), or "
+                    "scripted with SEND=/EXPECT= (status 0 only if EXPECT arrived).",
+        epilog="settings (KEY=VALUE, as for `scons monitor`):\n" + options_help(KEYS),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--elf", help="firmware ELF: decode fault addresses with it")
+    parser.add_argument("options", nargs="*", metavar="KEY=VALUE")
+    arguments = parser.parse_intermixed_args(argv)
+    values = from_assignments(arguments.options, KEYS)
+    from teensyml import monitor
+    return monitor.run(values, elf=arguments.elf)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,39 @@
+#!/usr/bin/env python3
+"""Where every byte of a Teensy 4.0 firmware goes, without SCons, with the
+options `scons size-report` takes:
+
+    tools/size_report.py build/int8-reference/firmware.elf TOP=20 FORMAT=json
+    tools/size_report.py build/fixture/fixture/fixture.elf DIFF=prev
+"""
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir,
+                                "site_scons"))
+
+from teensyml.errors import cli  # noqa: E402
+from teensyml.option_values import from_assignments, keys_of, options_help  # noqa: E402
+
+KEYS = keys_of("size-report")
+
+
+@cli
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        description="Size report of a linked firmware: per region (teensy_size's and the "
+                    "memory map's names), per component, largest symbols; or, with DIFF=, "
+                    "the change from an earlier json report.",
+        epilog="options (KEY=VALUE, as for `scons size-report`):\n" + options_help(KEYS),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("elf", help="the firmware ELF (its .map must lie next to it)")
+    parser.add_argument("--map", help="the link's map file (default: NAME.map)")
+    parser.add_argument("options", nargs="*", metavar="KEY=VALUE")
+    arguments = parser.parse_args(argv)
+    values = from_assignments(arguments.options, KEYS)
+    from teensyml import size_report
+    return size_report.run(arguments.elf, values, map_path=arguments.map)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
