@@ -33,7 +33,7 @@ def test_firmware_hex_equals_objcopy(arguments, tmp_path):
     from teensyml import options
     run_scons(*arguments)
     variant = options.variant_name(options.resolve(dict(a.split("=") for a in arguments)))
-    base = ROOT / "build" / variant / "app" / "firmware"
+    base = ROOT / "build" / variant / "firmware"
     assert_same_as_objcopy(f"{base}.elf", f"{base}.hex", tmp_path)
 
 

@@ -85,7 +85,7 @@ def test_arena_placement(arena_mem, region):
 def link(tmp_path, fixture_firmware, placement, extra_source=""):
     """Link the fixture's objects plus `extra_source` (assembly) with the script
     for `placement`, through the same guard the build uses."""
-    objects = sorted(str(p) for p in (ROOT / "build" / "fixture").rglob("*.o"))
+    objects = sorted(str(p) for p in (ROOT / "build" / "obj" / "fixture").rglob("*.o"))
     script = tmp_path / "test.ld"
     script.write_text(linker_script.render(TEMPLATE, placement))
     sources = []

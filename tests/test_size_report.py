@@ -315,7 +315,7 @@ def guarded_link(tmp_path, placement, assembly):
                                            placement))
     (tmp_path / "extra.S").write_text(assembly)
     elf = tmp_path / "test.elf"
-    objects = sorted(str(p) for p in (ROOT / "build" / "fixture").rglob("*.o"))
+    objects = sorted(str(p) for p in (ROOT / "build" / "obj" / "fixture").rglob("*.o"))
     command = ["arm-none-eabi-gcc", "-mcpu=cortex-m7", "-mfpu=fpv5-d16", "-mfloat-abi=hard",
                "-mthumb", "--specs=nano.specs", "--specs=nosys.specs", "-nostartfiles",
                "-Wl,--gc-sections", "-Wl,--no-warn-rwx-segments", "-T", str(script),

@@ -23,23 +23,18 @@ def _write_text(target, source, env):
         stream.write(source[0].read())
 
 
-@build_action
-def _write_linker_script(target, source, env):
-    placement = env["TEENSY_PLACEMENT"]
-    linker_script.write(str(source[0]), str(target[0]), placement)
-
-
 def memory_map_header(env, target):
     return env.Command(target, Value(memory_map.c_header()),
                        Action(_write_text, env.QuietLine("GEN")))
 
 
 def linker_script_node(env, target, placement):
-    """The linker script for `placement` (a linker_script.Placement)."""
-    env = env.Clone(TEENSY_PLACEMENT=placement)
-    return env.Command(target, [env.File(LINKER_TEMPLATE), Value(repr(placement)),
-                                Value(linker_script.memory_block())],
-                       Action(_write_linker_script, env.QuietLine("GEN")))
+    """The linker script for `placement` (a linker_script.Placement). Rendered
+    now (a string substitution): its text is the node's value, so a change to
+    the template, the memory map or the generator's rules rewrites it."""
+    with open(env.File(LINKER_TEMPLATE).abspath) as stream:
+        text = linker_script.render(stream.read(), placement)
+    return env.Command(target, Value(text), Action(_write_text, env.QuietLine("GEN")))
 
 
 def firmware(env, name, sources, script, libs=()):

@@ -15,6 +15,11 @@ from .errors import UserError
 KERNEL_ARCHIVES = ("libtflm_kernels.a", "libcmsis_nn.a", "libgcc.a", "libm.a")
 KERNEL_LIBC_MEMBERS = ("lib_a-memcpy*.o", "lib_a-memset*.o", "lib_a-memmove*.o",
                        "lib_a-aeabi_mem*.o")
+# Functions of TFLM's core that the kernels call once per output element:
+# requantisation and gemmlowp's fixed-point arithmetic, and reference kernel
+# templates wherever the linker kept their instance (mangled names).
+KERNEL_FUNCTIONS = ("_ZN8gemmlowp*", "_ZN6tflite29MultiplyByQuantizedMultiplier*",
+                    "_ZN6tflite*reference_ops*", "_ZN6tflite*reference_integer_ops*")
 # Objects that must stay in flash whatever ITCM says: they run before ITCM
 # is set up (the reset handler) or are read by the boot ROM.
 BOOT_OBJECTS = ("*startup.o", "*flexspi_config.o", "*boot_header.o")
@@ -75,6 +80,7 @@ def itcm_inputs(placement):
         lines = [f"*{archive}:*({CODE_SECTIONS})" for archive in KERNEL_ARCHIVES]
         lines += [f"*libc_nano.a:{member}({CODE_SECTIONS})" for member in KERNEL_LIBC_MEMBERS]
         lines += [f"*libc.a:{member}({CODE_SECTIONS})" for member in KERNEL_LIBC_MEMBERS]
+        lines += [f"*(.text.{function})" for function in KERNEL_FUNCTIONS]
     elif placement.itcm == "all":
         lines = [f"*(EXCLUDE_FILE({' '.join(BOOT_OBJECTS)}) {CODE_SECTIONS})"]
     else:
@@ -115,9 +121,3 @@ def render(template_text, placement):
     }
     return Template(template_text).substitute(values)
 
-
-def write(template_path, output_path, placement):
-    with open(template_path) as stream:
-        text = render(stream.read(), placement)
-    with open(output_path, "w") as stream:
-        stream.write(text)

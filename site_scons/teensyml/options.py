@@ -184,36 +184,40 @@ def resolve(arguments):
     return values
 
 
-def variant_name(values):
-    """The build/<variant> directory name of a configuration: short for the
-    defaults, every non-default placement spelled out."""
+def compile_variant_name(values):
+    """The build/obj/<name> directory of a configuration's objects: only the
+    options that change what is compiled (placement changes only the link)."""
     model = values["MODEL"]
     if model not in BUILTIN_MODELS:
-        model = os.path.splitext(os.path.basename(model))[0]
+        model = os.path.splitext(os.path.basename(model))[0] + "_" + _digest(model)
     parts = [model, "cmsis_nn" if values["USE_CMSIS_NN"] else "reference"]
     if values["BUILD"] != "release":
         parts.append(values["BUILD"])
-    for key in ("ITCM", "MODEL_MEM", "ARENA_MEM"):
-        if values[key] != OPTIONS_BY_KEY[key].default:
-            parts.append(f"{key.lower()}_{values[key]}")
-    if values["ITCM_EXTRA"]:
-        parts.append("itcm_extra_" + _digest(values["ITCM_EXTRA"]))
     if values["ARENA_SIZE"] != "auto":
         parts.append(f"arena_{values['ARENA_SIZE']}")
     return "-".join(parts)
 
 
+def variant_name(values):
+    """The build/<variant> directory of a configuration's firmware: short for
+    the defaults, every non-default placement spelled out."""
+    return _with_placement(compile_variant_name(values), values)
+
+
 def placement_variant_name(prefix, values):
-    """Directory name of a firmware that only the placement options change
-    (the CI fixture)."""
-    parts = [prefix]
+    """Directory name of a firmware that only the placement options (and the
+    build type) change: the CI fixture."""
+    name = prefix if values["BUILD"] == "release" else f"{prefix}-{values['BUILD']}"
+    return _with_placement(name, values)
+
+
+def _with_placement(name, values):
+    parts = [name]
     for key in ("ITCM", "MODEL_MEM", "ARENA_MEM"):
         if values[key] != OPTIONS_BY_KEY[key].default:
             parts.append(f"{key.lower()}_{values[key]}")
     if values["ITCM_EXTRA"]:
         parts.append("itcm_extra_" + _digest(values["ITCM_EXTRA"]))
-    if values["BUILD"] != "release":
-        parts.append(values["BUILD"])
     return "-".join(parts)
 
 
