@@ -8,7 +8,8 @@ For each configuration (float32/int8 x reference/CMSIS-NN, default placement)
 it builds the firmware (`scons MODEL=... USE_CMSIS_NN=...`, skipped with
 --no-build), boots it in the emulator, then times the `2` command (one
 inference on the built-in digit, with its per-layer report) several times.
-Prints, per configuration and counting mode: instructions inside
+Prints, per configuration and counting mode (--python-hooks: with the
+fallback hooks instead of the C ones): instructions inside
 tflite::MicroInterpreter::Invoke per inference, host seconds per inference
 (best of the runs), and emulated instructions per host second. Targets: int8
 under 2 s, float32 under 10 s per inference in the fast mode.
@@ -23,7 +24,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "site_scons"))
 
-from teensyml import options  # noqa: E402
+from teensyml import console_protocol, options  # noqa: E402
 from teensyml.emulator import Machine, ScriptedConsole, load_firmware  # noqa: E402
 
 CONFIGURATIONS = {
@@ -33,8 +34,8 @@ CONFIGURATIONS = {
     "float32-cmsis_nn": {"MODEL": "float32", "USE_CMSIS_NN": "1"},
 }
 INVOKE = "tflite::MicroInterpreter::Invoke"
-READY = rb"teensyml: ready[^\n]*\n"
-ANSWER = rb"predicted: \d+\r?\n"
+READY = console_protocol.READY.pattern
+ANSWER = r"(?m)^(predicted: \d+|error: .*)\r?$"    # console_protocol.RESULT_END, CR LF
 
 
 def firmware_path(settings, build, build_dir):
@@ -51,10 +52,10 @@ def firmware_path(settings, build, build_dir):
     return found[0]
 
 
-def bench(path, runs, measure):
+def bench(path, runs, measure, native):
     image, symbols = load_firmware(path)
     console = ScriptedConsole(until=READY)
-    machine = Machine(image, symbols, console, measure=measure)
+    machine = Machine(image, symbols, console, measure=measure, native=native)
     invoke = machine.add_marker(INVOKE)
     stop = machine.run(max_seconds=300)
     if stop.reason != "until":
@@ -84,6 +85,9 @@ def main(argv=None):
                         help="use the firmware already built")
     parser.add_argument("--build-dir", default=os.path.join(ROOT, "build"),
                         help="where the variant directories are (default: build/)")
+    parser.add_argument("--python-hooks", dest="native", action="store_const", const=False,
+                        default=None, help="count with the Python hooks (the fallback "
+                        "when no C compiler is at hand)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="another option for every configuration (e.g. ITCM=none)")
     arguments = parser.parse_args(argv)
@@ -94,7 +98,8 @@ def main(argv=None):
         path = firmware_path({**CONFIGURATIONS[name], **extra}, arguments.build,
                              arguments.build_dir)
         for measure in (False, True) if arguments.measure else (False,):
-            instructions, seconds, counts = bench(path, arguments.runs, measure)
+            instructions, seconds, counts = bench(path, arguments.runs, measure,
+                                                  arguments.native)
             print(f"{name:<20}{'measure' if measure else 'fast':<9}{instructions:>24,}"
                   f"{seconds:>18.3f}{instructions / seconds / 1e6:>18.2f}"
                   f"{counts.cycles // counts.calls:>16,}", flush=True)

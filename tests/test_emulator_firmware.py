@@ -14,8 +14,8 @@ import pytest
 import serial
 
 from conftest import ROOT, requires_third_party, run_scons
+from teensyml import console_protocol as protocol
 from teensyml import options, test_digits
-from teensyml.classify_serial import parse_answer
 
 pytestmark = [pytest.mark.firmware, requires_third_party]
 
@@ -32,7 +32,9 @@ FLOAT_TOLERANCE = 1e-5
 def build(settings):
     run_scons(*(f"{key}={value}" for key, value in settings.items()))
     variant = options.variant_name(options.resolve(settings))
-    return ROOT / "build" / variant / "firmware.hex"
+    found = sorted((ROOT / "build" / variant).glob("**/firmware.hex"))
+    assert found, f"no firmware.hex under build/{variant}"
+    return found[0]
 
 
 @pytest.fixture(scope="module", params=list(CONFIGURATIONS))
@@ -52,51 +54,51 @@ def emulated(request):
     assert process.wait(timeout=60) == 130, process.stderr.read()
 
 
-def exchange(port, command, pattern, timeout=600):
+def exchange(port, command, end, timeout=600):
+    """The answer to `command`, as text with LF line ends, once `end` (a
+    console_protocol pattern) shows it is complete."""
     port.reset_input_buffer()
     port.write(command)
     received, deadline = b"", time.monotonic() + timeout
     while time.monotonic() < deadline:
         received += port.read(port.in_waiting or 1)
-        if re.search(pattern, received):
-            return received
-        assert b"error:" not in received, received
-    raise AssertionError(f"{pattern!r} did not arrive after {command!r}: {received!r}")
-
-
-def model_name(port):
-    answer = exchange(port, b"1", rb"arena: \d+ of \d+ bytes used\r\n")
-    return re.search(rb"model: ([^,\s]+),", answer).group(1).decode(), answer
+        text = received.decode(errors="replace").replace("\r\n", "\n")
+        if end.search(text):
+            return text
+    raise AssertionError(f"no answer to {command!r}: {received!r}")
 
 
 def test_command_1_describes_the_model(emulated):
     port, configuration = emulated
-    name, answer = model_name(port)
-    dtype = configuration.split("-")[0]
-    assert re.search(rb"input: " + dtype.encode() + rb" \[1,28,28,1\]", answer), answer
-    assert re.search(rb"output: " + dtype.encode() + rb" \[1,10\]", answer), answer
-    kernels = b"cmsis_nn" if configuration.endswith("cmsis_nn") else b"reference"
-    assert b"kernels " + kernels in answer
+    description = protocol.parse_description(exchange(port, protocol.INFO, protocol.INFO_END))
+    dtype, kernels = configuration.split("-")
+    assert description.input == protocol.Tensor(dtype, (1, 28, 28, 1),
+                                                description.input.scale,
+                                                description.input.zero_point)
+    assert description.output.dtype == dtype and description.output.shape == (1, 10)
+    assert description.kernels == kernels
+    assert 0 < description.arena_used <= description.arena_size
 
 
 def test_command_2_matches_the_host_runtime(emulated):
     port, configuration = emulated
     digits = test_digits.load(str(DIGITS))
-    name, _ = model_name(port)
-    answer = exchange(port, b"2", rb"predicted: \d+\r\n")
-    assert re.search(rb"layer 0 \S+ cycles=\d+ us=\d+\.\d{3}", answer), answer
-    outputs, predicted, _ = parse_answer(answer)
+    name = protocol.parse_description(exchange(port, protocol.INFO, protocol.INFO_END)).model
+    result = protocol.parse_result(exchange(port, protocol.INFER_BUILTIN, protocol.RESULT_END))
+    assert len(result.layers) == 9 and all(layer.cycles > 0 for layer in result.layers)
+    assert result.total_cycles >= sum(layer.cycles for layer in result.layers)
     index = digits.builtin_test_index
     assert index < len(digits.images), "the test digits must include the built-in digit"
     expected = digits.outputs[name][index]
-    ours = np.array([float(value) for value in outputs])
+    ours = np.array(result.outputs, dtype=np.float64)
     if expected.dtype.kind == "i":
         assert np.array_equal(ours.astype(np.int64), expected.astype(np.int64)), \
             f"{configuration}: {ours} != host {expected}"
     else:
         assert np.max(np.abs(ours - expected)) <= FLOAT_TOLERANCE, \
             f"{configuration}: {ours} vs host {expected}"
-    assert predicted == int(digits.predicted[name][index]) == digits.builtin_label
+    assert result.predicted == int(digits.predicted[name][index]) == digits.builtin_label
+    assert result.label == digits.builtin_label
 
 
 def test_hundred_images_agree_with_the_host(emulated):
@@ -111,3 +113,12 @@ def test_hundred_images_agree_with_the_host(emulated):
         port.open()
     assert result.returncode == 0, result.stdout + result.stderr
     assert "agree with TFLM's host runtime on 100/100" in result.stdout
+
+
+def test_scons_emulate_runs_the_configuration():
+    result = run_scons("emulate", "USE_CMSIS_NN=1", "SEND=2", r"EXPECT=predicted: \d",
+                       "MAX_SECONDS=300", "STATS=1", "BETWEEN=tflite::MicroInterpreter::Invoke")
+    assert re.search(r"predicted: \d", result.stdout)
+    invoke = re.search(r"MicroInterpreter::Invoke\(\) \(1 call\): ([\d,]+) instructions",
+                       result.stderr)
+    assert invoke and int(invoke.group(1).replace(",", "")) > 1_000_000

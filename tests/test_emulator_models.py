@@ -340,3 +340,62 @@ def test_wfi_halts_and_reset_request_ends_the_run(assemble):
                                         "str r1, [r0]\nb .")))
     stop = reset.run(max_seconds=10)
     assert stop.reason == "reset" and stop.exit_status == 0
+
+
+@pytest.mark.parametrize("native", [True, False], ids=["C-hooks", "Python-hooks"])
+def test_counting_data_accesses_keeps_it_blocks_right(assemble, native):
+    """A counted load inside an IT block must not leave its IT state behind
+    (Unicorn bug #2309): the instruction after the next branch must run."""
+    from teensyml.emulator.native import library
+    if native and library()[0] is None:
+        pytest.skip(f"the C hooks cannot be built here: {library()[1]}")
+    code = assemble(f"""
+        ldr r2, =0x{mm.OCRAM.origin:08X}
+        movs r3, #0x20
+        strh r3, [r2]
+        movs r3, #0x14
+        strh r3, [r2, #8]
+        movs r4, #7
+        movs r0, #0x14
+        movs r1, #8
+        bl func
+        cbz r0, skip
+        adds r3, r4, r0
+    skip:
+        bkpt #0
+    func:
+        ldrh r3, [r2]
+        cmp r3, r1
+        ite hi
+        ldrhhi r0, [r2, r1]
+        movls r0, #0
+        bx lr
+    """)
+    machine = Machine(tiny_image(code), measure=True, native=native)
+    assert machine.run(max_seconds=10).reason == "breakpoint"
+    assert machine.uc.reg_read(unicorn.arm_const.UC_ARM_REG_R3) == 7 + 0x14
+    assert machine.counts().data[3] == 4          # OCRAM: two stores, two loads
+
+
+@pytest.mark.parametrize("native", [True, False], ids=["C-hooks", "Python-hooks"])
+def test_marker_survives_a_stop_request_at_its_entry_and_return(fixture_firmware, native):
+    """The run loop's timer asks for a stop at any moment, for instance right
+    after the counting hook let the marker's entry (or return) block through:
+    the marker must still open (close) its window there."""
+    from teensyml.emulator.fasthooks import block_hook
+    from teensyml.emulator.native import library
+    if native and library()[0] is None:
+        pytest.skip(f"the C hooks cannot be built here: {library()[1]}")
+    image, symbols = load_firmware(str(fixture_firmware["elf"]))
+    start, _ = symbols.resolve_function("fixture_hot_loop")
+    results = []
+    for inject in (False, True):
+        machine = Machine(image, symbols, ScriptedConsole(b"ccc"), native=native)
+        if inject:       # between the counting hook and the marker's hooks
+            block_hook(machine.uc, lambda *_: machine.counters.stop.__setitem__(0, 1))
+        marker = machine.add_marker("fixture_hot_loop")
+        machine.run(max_seconds=60)
+        results.append((marker.counts(), machine.counters.instructions(),
+                        machine.console.text()))
+    assert results[0] == results[1]
+    assert results[1][0].calls == 3 and start in machine.counters.executions()

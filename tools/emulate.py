@@ -4,7 +4,7 @@
     tools/emulate.py build/fixture/fixture/fixture.hex
     tools/emulate.py build/int8-cmsis_nn/firmware.hex --pty
     tools/emulate.py firmware.elf --headless --send 2 --until 'predicted' --stats \\
-        --between Invoke --max-seconds 60
+        --between tflite::MicroInterpreter::Invoke --max-seconds 60
     tools/emulate.py firmware.hex STATS=1 MEASURE=1        (the scons option words)
 
 The work is teensyml.emulator.cli; `tools/emulate.py -h` lists every flag.

@@ -10,20 +10,16 @@ emulator's pseudo-terminal alike.
     report = classify(link, load_digits(path), count=100)
     print(report.summary())
 """
-import re
 import threading
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import console_protocol as protocol
 from .errors import UserError
 
-IMAGE_BYTES = 28 * 28
 FLOAT_TOLERANCE = 1e-5
-ANSWER = re.compile(rb"outputs:((?: \S+){10})\r?\npredicted: (\d+)\r?\n")
-ERROR = re.compile(rb"error: ([^\r\n]*)\r?\n")
-MODEL = re.compile(rb"model: ([^,\s]+),")
 
 
 @dataclass
@@ -57,17 +53,16 @@ class Report:
         return text
 
 
-def parse_answer(data):
-    """(outputs, predicted, rest of data) of the first complete answer in
-    `data`, or None when none is complete yet; UserError on an error line."""
-    error = ERROR.search(data)
-    match = ANSWER.search(data)
-    if error and (match is None or error.start() < match.start()):
-        raise UserError(f"The firmware answered: {error.group(1).decode(errors='replace')}.")
-    if match is None:
+def answer(data, end, parse):
+    """parse(text) of the answer in `data` once `end` (a console_protocol
+    pattern) shows it is complete; None before that."""
+    text = data.decode("utf-8", errors="replace").replace("\r\n", "\n")
+    if not end.search(text):
         return None
-    values = match.group(1).split()
-    return values, int(match.group(2)), data[match.end():]
+    try:
+        return parse(text)
+    except protocol.ProtocolError as error:
+        raise UserError(f"Unexpected answer from the firmware: {error}.") from None
 
 
 class Exchange:
@@ -81,17 +76,17 @@ class Exchange:
         if not self.link.connect(self.stop, time.monotonic() + self.timeout):
             raise UserError(f"{self.link.port} did not appear within {self.timeout:g} s.")
 
-    def request(self, payload, pattern):
+    def request(self, payload, end, parse):
         self.link.discard_input()
         if not self.link.write(payload):
             raise UserError(f"Could not write to {self.link.port}.")
-        return self.read(pattern)
+        return self.read(end, parse)
 
-    def read(self, parse):
+    def read(self, end, parse):
         data, deadline = b"", time.monotonic() + self.timeout
         while time.monotonic() < deadline:
             data += self.link.read(self.stop, deadline)
-            result = parse(data)
+            result = answer(data, end, parse)
             if result is not None:
                 return result
         raise UserError(f"No answer from {self.link.port} within {self.timeout:g} s "
@@ -100,10 +95,8 @@ class Exchange:
 
 def firmware_model(exchange):
     """The model name the firmware reports for command 1."""
-    def parse(data):
-        match = MODEL.search(data)
-        return match.group(1).decode() if match and data.endswith(b"\n") else None
-    return exchange.request(b"1", parse)
+    return exchange.request(protocol.INFO, protocol.INFO_END,
+                            protocol.parse_description).model
 
 
 def classify(exchange, digits, count, model=None):
@@ -117,7 +110,9 @@ def classify(exchange, digits, count, model=None):
     started = time.monotonic()
     for index in range(count):
         image = np.ascontiguousarray(digits.images[index], dtype=np.uint8)
-        outputs, predicted, _ = exchange.request(b"3" + image.tobytes(), parse_answer)
+        result = exchange.request(protocol.classify_request(image.tobytes()),
+                                  protocol.RESULT_END, protocol.parse_result)
+        outputs, predicted = result.outputs, result.predicted
         report.count += 1
         report.correct += int(predicted == int(digits.labels[index]))
         if host_outputs is None:

@@ -30,9 +30,10 @@ IMAGE_BYTES = 28 * 28
 
 READY = re.compile(r"teensyml: (ready|NOT READY), model (\S+), kernels (\S+), (\d+) MHz")
 # The last line of each answer: what a reader waits for.
-INFO_END = re.compile(r"^arena: .*$", re.M)
-RESULT_END = re.compile(r"^(predicted: \d+|error: .*)$", re.M)
-ERROR = re.compile(r"^error: (.*)$", re.M)
+# Lines end in CR LF: `\r?$` so the patterns hold on raw serial text too.
+INFO_END = re.compile(r"^arena: .*?\r?$", re.M)
+RESULT_END = re.compile(r"^(predicted: \d+|error: .*?)\r?$", re.M)
+ERROR = re.compile(r"^error: (.*?)\r?$", re.M)
 
 _MODEL = re.compile(r"^model: (\S+), (\d+) bytes, (\d+) operators, kernels (\S+)", re.M)
 _TENSOR = re.compile(r"^(input|output): (\w+) \[([\d,]*)\] scale=(\S+) zero_point=(-?\d+)",

@@ -24,9 +24,11 @@ KERNEL_FUNCTIONS = ("_ZN8gemmlowp*", "_ZN6tflite29MultiplyByQuantizedMultiplier*
 # is set up (the reset handler) or are read by the boot ROM.
 BOOT_OBJECTS = ("*startup.o", "*flexspi_config.o", "*boot_header.o")
 CODE_SECTIONS = ".text .text.*"
-# ITCM starts at 0: keep the first bytes empty so a call through a null
-# function pointer faults instead of running real code.
+# ITCM starts at 0: its first bytes hold UDF instructions (and so does any
+# fill between functions) so a call through a null function pointer faults
+# (UsageFault, UNDEFINSTR) instead of sliding into real code.
 NULL_GUARD_BYTES = 32
+UDF_FILL = 0xDEFEDEFE
 
 STACK_SIZE = 16 * mm.KB
 
@@ -88,7 +90,8 @@ def itcm_inputs(placement):
                         f"kernels, all.")
     lines += _extra_inputs(placement.itcm_extra)
     if lines:
-        lines.insert(0, f". = . + {NULL_GUARD_BYTES};  /* null-call guard */")
+        lines[:0] = [f"FILL(0x{UDF_FILL:08X})  /* udf #254: faults if executed */",
+                     f". = . + {NULL_GUARD_BYTES};  /* null-call guard */"]
     return "\n".join(" " * 8 + line for line in lines)
 
 

@@ -101,8 +101,9 @@ OPTIONS = (
            "0: no limit", "0", kind="str", group="emulate"),
     Option("MEASURE", "count every data access by memory region and charge its wait "
            "states (slower)", False, kind="bool", group="emulate"),
-    Option("BETWEEN", "also count from entry to return of this function (e.g. Invoke); "
-           "several: separate with ;", "", kind="str", group="emulate"),
+    Option("BETWEEN", "also count from entry to return of this function (e.g. "
+           "tflite::MicroInterpreter::Invoke); several: separate with ;", "", kind="str",
+           group="emulate"),
     Option("PROFILE", "with STATS=1: list the N functions that ran most instructions",
            "0", kind="str", group="emulate"),
     Option("WAIT_STATES", "cycle model: wait states per region as REGION:fetch/data, "

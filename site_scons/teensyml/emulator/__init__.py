@@ -8,7 +8,7 @@ Unicorn lacks it, and counters with a documented cycle model (DWT CYCCNT).
     from teensyml.emulator import Machine, load_firmware, ScriptedConsole
     image, symbols = load_firmware("build/int8-cmsis_nn/firmware.hex")
     machine = Machine(image, symbols, ScriptedConsole(b"2", until=rb"predicted \\d"))
-    invoke = machine.add_marker("Invoke")
+    invoke = machine.add_marker("tflite::MicroInterpreter::Invoke")
     stop = machine.run(max_seconds=60)
     print(stop.reason, invoke.counts().instructions, machine.console.text())
 

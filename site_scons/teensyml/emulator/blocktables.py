@@ -7,11 +7,13 @@ start and size, by disassembling it (capstone) into a Block, and give the
 same answers:
 
     table.stop[0] = 1         # the run stops at the next block (it is not counted)
+    table.stopped_at()        # that block's start, once it stopped there (else None)
     table.executions()        # {block start: executions}
     table.instructions()      # sum of executions x instructions
     table.fetch_cycles()      # sum of executions x (instructions x (1 + fetch wait))
     snapshot = table.snapshot(); ...; table.since(snapshot) -> {start: executions}
 """
+import ctypes
 from dataclasses import dataclass
 from operator import mul
 
@@ -83,13 +85,15 @@ class PythonBlockTable:
         self.hits = {}
         self._instructions = {}
         self._cost = {}
+        self._stopped_at = [None]
         self.kind = "Python hooks"
 
     def install(self, uc):
-        hits, stop, learn = self.hits, self.stop, self._learn
+        hits, stop, learn, stopped_at = self.hits, self.stop, self._learn, self._stopped_at
 
         def on_block(_handle, address, size, _data):
             if stop[0]:
+                stopped_at[0] = address
                 uc.emu_stop()         # this block does not run: not counted
                 return
             try:
@@ -111,6 +115,13 @@ class PythonBlockTable:
 
     def needs_growth(self):
         return False
+
+    def stopped_at(self):
+        return self._stopped_at[0]
+
+    def clear_stop(self):
+        self.stop[0] = False
+        self._stopped_at[0] = None
 
     def executions(self):
         return self.hits
@@ -163,12 +174,18 @@ class NativeBlockTable:
         table.emu_stop = emu_stop_address()
 
     def install(self, uc):
-        import ctypes
         native_hook(uc, unicorn.UC_HOOK_BLOCK, self.library.count_block,
                     ctypes.addressof(self._struct))
 
     def needs_growth(self):
         return self._struct.used >= self._struct.limit
+
+    def stopped_at(self):
+        return self._struct.stopped_at & ~1 if self._struct.stopped_at else None
+
+    def clear_stop(self):
+        self.stop[0] = 0
+        self._struct.stopped_at = 0
 
     def grow(self):
         """Double the table (the C hook stopped the run when it filled up)."""

@@ -92,7 +92,8 @@ def parser():
                                "states (slower)")
     counting.add_argument("--between", metavar="FUNCTION", action="append", default=[],
                           help="also count from entry to return of FUNCTION (a name such as "
-                               "Invoke, or an address), over all its calls; repeatable")
+                               "tflite::MicroInterpreter::Invoke, or an address), over all "
+                               "its calls; repeatable")
     counting.add_argument("--profile", type=int, default=0, metavar="N",
                           help="with --stats: the N functions that ran most instructions")
     counting.add_argument("--wait-states", metavar="SPEC", default="",
@@ -103,7 +104,8 @@ def parser():
 
 def _positive(name, value):
     if value is not None and value <= 0:
-        raise UserError(f"{name} must be positive (got {value:g}).")
+        raise UserError(f"{name} {value:g} is not valid; give a number greater than 0, or "
+                        f"leave the limit out.")
     return value
 
 
@@ -188,7 +190,9 @@ def options_argv(values, firmware):
         try:
             number = float(text) if key == "MAX_SECONDS" else int(text, 0)
         except ValueError:
-            raise UserError(f"{key}={text} is not a number.") from None
+            raise UserError(f"{key}={text} is not valid; give a number (0: no "
+                            f"{'limit' if key != 'PROFILE' else 'profile'}), e.g. "
+                            f"{key}=60.") from None
         if number:
             argv += [flag, text]
     for key, flag in (("STATS", "--stats"), ("MEASURE", "--measure")):

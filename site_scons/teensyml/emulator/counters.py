@@ -23,13 +23,17 @@ from collections import Counter
 from dataclasses import dataclass
 from operator import mul
 
+import ctypes
+
 import numpy as np
 import unicorn
+from unicorn import arm_const as uc_arm
 
 from .. import memory_map as mm
 from ..errors import UserError
+from . import native
 from .blocktables import BlockDecoder, NativeBlockTable, make_table
-from .fasthooks import native_hook, raw_access_hook
+from .fasthooks import native_hook, raw_access_hook, register_function_addresses
 
 REGION_NAMES = ("FLASH", "ITCM", "DTCM", "OCRAM")
 FLASH_INDEX, ITCM_INDEX, DTCM_INDEX, OCRAM_INDEX = range(4)
@@ -42,6 +46,20 @@ REGION_RANGES = (
     (mm.DTCM.origin, mm.DTCM.origin + mm.FLEXRAM_SIZE),
     (mm.OCRAM.origin, mm.FLEXRAM_OCRAM_BASE + mm.FLEXRAM_SIZE),
 )
+
+
+XPSR_IT_BITS = (0b11 << 25) | (0b111111 << 10)
+
+
+def clear_stale_it_state(uc):
+    """Work around unicorn-engine/unicorn#2309, from inside a memory hook:
+    Unicorn restores the accessing instruction's CPU state to give the hook a
+    precise PC, which leaves an IT block's state in xPSR; QEMU keeps it at 0
+    between blocks, so the next block would run as if inside the IT block
+    (instructions skipped). hooks.c does the same in C."""
+    xpsr = uc.reg_read(uc_arm.UC_ARM_REG_XPSR)
+    if xpsr & XPSR_IT_BITS:
+        uc.reg_write(uc_arm.UC_ARM_REG_XPSR, xpsr & ~XPSR_IT_BITS)
 
 
 def region_index(address):
@@ -165,19 +183,26 @@ class Counters:
         self.table.install(self.uc)
         if not self.measure:
             return
+        native_table = isinstance(self.table, NativeBlockTable)
+        self._access_counters = []
         for index, (start, end) in enumerate(REGION_RANGES):
-            if isinstance(self.table, NativeBlockTable):
+            if native_table:
+                counter = native.AccessCounterStruct(
+                    self._data.ctypes.data + index * self._data.itemsize,
+                    *register_function_addresses(), uc_arm.UC_ARM_REG_XPSR)
+                self._access_counters.append(counter)        # the hook points at it
                 native_hook(self.uc, unicorn.UC_HOOK_MEM_READ | unicorn.UC_HOOK_MEM_WRITE,
-                            self.table.library.count_access,
-                            self._data.ctypes.data + index * self._data.itemsize, start, end - 1)
+                            self.table.library.count_access, ctypes.addressof(counter),
+                            start, end - 1)
             else:
                 raw_access_hook(self.uc, self._data_counter(index), start, end - 1)
 
     def _data_counter(self, index):
-        data = self._data
+        data, uc = self._data, self.uc
 
         def on_access(_handle, _access, _address, _size, _value, _data):
             data[index] += 1
+            clear_stale_it_state(uc)
         return on_access
 
     def _on_block(self, block):
@@ -209,6 +234,14 @@ class Counters:
     def executions(self):
         """{block start: executions} of every block run so far."""
         return self.table.executions()
+
+    def stopped_at(self):
+        """The block the counting hook stopped the run at (it did not run
+        and is not counted), or None."""
+        return self.table.stopped_at()
+
+    def clear_stop(self):
+        self.table.clear_stop()
 
     def grow_if_full(self):
         """The C table stops the run when it fills up: grow it, then go on."""

@@ -68,6 +68,12 @@ def emu_stop_address():
     return ctypes.cast(uclib.uc_emu_stop, ctypes.c_void_p).value
 
 
+def register_function_addresses():
+    """(uc_reg_read, uc_reg_write) addresses, for C hooks."""
+    return tuple(ctypes.cast(function, ctypes.c_void_p).value
+                 for function in (uclib.uc_reg_read, uclib.uc_reg_write))
+
+
 def _add(uc, kind, function, begin, end, user_data=None):
     handle = uc_hook_h()
     status = uclib.uc_hook_add(uc._uch, ctypes.byref(handle), kind,

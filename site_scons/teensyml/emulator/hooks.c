@@ -19,6 +19,7 @@ struct block_table {
     uint64_t limit;              /* at this many, stop: the owner grows the table */
     volatile int32_t *stop;      /* nonzero: stop the run before this block executes */
     emu_stop_function emu_stop;  /* uc_emu_stop */
+    uint64_t stopped_at;         /* start | 1 of the block the hook stopped at; 0: none */
 };
 
 /* UC_HOOK_BLOCK: called as each translated block starts. A block at which
@@ -30,6 +31,7 @@ void count_block(void *uc, uint64_t address, uint32_t size, void *user)
     uint64_t slot = ((key * 0x9E3779B97F4A7C15ull) >> 32) & table->mask;
 
     if (*table->stop) {
+        table->stopped_at = key;
         table->emu_stop(uc);
         return;
     }
@@ -42,6 +44,7 @@ void count_block(void *uc, uint64_t address, uint32_t size, void *user)
         if (found == 0) {
             if (table->used >= table->limit) {
                 *table->stop = 1;
+                table->stopped_at = key;
                 table->emu_stop(uc);
                 return;
             }
@@ -55,14 +58,38 @@ void count_block(void *uc, uint64_t address, uint32_t size, void *user)
     }
 }
 
-/* UC_HOOK_MEM_READ | UC_HOOK_MEM_WRITE over one region: user points at its
-   counter. */
+/* The ITSTATE bits of xPSR (IT[1:0] at 26:25, IT[7:2] at 15:10). */
+#define XPSR_IT_BITS ((3u << 25) | (0x3Fu << 10))
+
+typedef int (*register_function)(void *uc, int id, void *value);
+
+struct access_counter {
+    uint64_t *count;             /* this region's data accesses */
+    register_function reg_read;  /* uc_reg_read */
+    register_function reg_write; /* uc_reg_write */
+    int32_t xpsr;                /* UC_ARM_REG_XPSR */
+};
+
+/* UC_HOOK_MEM_READ | UC_HOOK_MEM_WRITE over one region. Also works around a
+   Unicorn 2.1 bug (unicorn-engine/unicorn#2309): to give a memory hook a
+   precise PC, Unicorn restores the CPU state of the accessing instruction,
+   which leaves that instruction's IT state in the CPU when it sits in an IT
+   block. QEMU keeps that state at 0 between blocks, so the next block would
+   be translated as if inside the IT block, and instructions after it skipped.
+   Clearing it here restores QEMU's invariant. */
 void count_access(void *uc, int type, uint64_t address, int size, int64_t value, void *user)
 {
-    (void)uc;
+    struct access_counter *counter = (struct access_counter *)user;
+    uint32_t xpsr = 0;
+
     (void)type;
     (void)address;
     (void)size;
     (void)value;
-    ++*(uint64_t *)user;
+    ++*counter->count;
+    counter->reg_read(uc, counter->xpsr, &xpsr);
+    if (xpsr & XPSR_IT_BITS) {
+        xpsr &= ~XPSR_IT_BITS;
+        counter->reg_write(uc, counter->xpsr, &xpsr);
+    }
 }

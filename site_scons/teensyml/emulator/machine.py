@@ -1,10 +1,14 @@
 """The emulated Teensy 4.0: Unicorn plus memory, peripherals and counters,
 booted from the image's IVT as the i.MX RT1062 boot ROM does.
 
-    machine = Machine(load_image("firmware.hex"), symbols=Symbols("firmware.elf"),
-                      console=ScriptedConsole(b"2"))
+    image, symbols = load_firmware("build/int8-cmsis_nn/firmware.hex")   # cli.py
+    machine = Machine(image, symbols, console=ScriptedConsole(b"2"))
     stop = machine.run(max_seconds=60)       # a Stop: why, and the exit status
     machine.counts()                         # instructions, fetches, data, cycles
+
+The run loop restarts Unicorn every TICK_SECONDS (a timer thread raises the
+counters' stop flag; the counting hook stops at the next block boundary, so
+counts stay exact) to look at the limits and flush the console.
 """
 import signal
 import threading
@@ -302,7 +306,7 @@ class Machine:
         return self._stop
 
     def _run_chunk(self):
-        self.counters.stop[0] = False
+        self.counters.clear_stop()
         self._fault_access = None
         try:
             self.uc.emu_start(self._pc | 1, NEVER)
@@ -318,7 +322,7 @@ class Machine:
         self._pc = self.uc.reg_read(uc_arm.UC_ARM_REG_PC)
         if self.counters.grow_if_full():
             return
-        if self._stop is None and not self.counters.stop[0]:
+        if self._stop is None and self.counters.stopped_at() is None:
             # emu_start returned by itself: the core executed WFI.
             where = self.symbols.describe(self._pc) if self.symbols else f"0x{self._pc:08X}"
             self._stop = Stop("halt", f"the firmware executed WFI ({where}) and the "

@@ -39,7 +39,7 @@ class FunctionMarker:
     # hand when these run, unless it stopped the run there (then the block
     # runs, and both hooks run, again later).
     def _on_entry(self, address, _size):
-        if self._inside or self.counters.stop[0]:
+        if self._inside or self.counters.stopped_at() == address:
             return
         self._inside = True
         self._entry = address
@@ -50,7 +50,8 @@ class FunctionMarker:
         self.uc.ctl_remove_cache(back, back + 2)
 
     def _on_return(self, address, _size):
-        if self.counters.stop[0] or self.uc.reg_read(uc_arm.UC_ARM_REG_SP) != self._stack:
+        if self.counters.stopped_at() == address or \
+                self.uc.reg_read(uc_arm.UC_ARM_REG_SP) != self._stack:
             return
         executions, data = self.counters.since(self._before)
         self.executions.update(executions)

@@ -47,15 +47,20 @@ def build():
     target = os.path.join(directory, f"hooks-{key}.so")
     if os.path.exists(target):
         return target, None
-    os.makedirs(directory, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=directory, suffix=".so.partial")
-    os.close(handle)
+    try:
+        os.makedirs(directory, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=directory, suffix=".so.partial")
+        os.close(handle)
+    except OSError as error:
+        return None, f"cannot write to {directory}: {error.strerror}"
     try:
         result = subprocess.run(compiler + ["-O2", "-shared", "-fPIC", "-o", temporary, SOURCE],
                                 capture_output=True, text=True)
         if result.returncode != 0:
             return None, f"{' '.join(compiler)} failed: {result.stderr.strip()[:200]}"
         os.replace(temporary, target)
+    except OSError as error:
+        return None, f"{' '.join(compiler)} could not run: {error.strerror}"
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)
@@ -81,4 +86,11 @@ class BlockTableStruct(ctypes.Structure):
     _fields_ = [("mask", ctypes.c_uint64), ("keys", ctypes.c_void_p),
                 ("sizes", ctypes.c_void_p), ("counts", ctypes.c_void_p),
                 ("used", ctypes.c_uint64), ("limit", ctypes.c_uint64),
-                ("stop", ctypes.c_void_p), ("emu_stop", ctypes.c_void_p)]
+                ("stop", ctypes.c_void_p), ("emu_stop", ctypes.c_void_p),
+                ("stopped_at", ctypes.c_uint64)]
+
+
+class AccessCounterStruct(ctypes.Structure):
+    """struct access_counter of hooks.c."""
+    _fields_ = [("count", ctypes.c_void_p), ("reg_read", ctypes.c_void_p),
+                ("reg_write", ctypes.c_void_p), ("xpsr", ctypes.c_int32)]

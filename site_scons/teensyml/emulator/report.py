@@ -41,7 +41,7 @@ def stats_lines(machine, top=0):
         lines.append(f"between entry and return of {marker.name} ({calls}): "
                      f"{_cycles_line(between)}")
         if between.instructions:
-            lines.append(f"  {between.share('FLASH'):.2%} of these instructions were "
+            lines.append(f"  {between.share('FLASH'):.3%} of these instructions were "
                          f"fetched from flash")
         lines += _region_table(between)
     if top and machine.symbols is not None:

@@ -1,0 +1,565 @@
+#!/usr/bin/env python3
+"""How fast the build is: clean, no-op, one edit, a switch, a warm cache.
+
+For the int8 + CMSIS-NN firmware (`scons USE_CMSIS_NN=1`), in one run, with
+the wall clock around each command (output captured):
+
+  1. clean build: build/ removed, a new empty CACHE=<tmp> (your cache does
+     not help); target < 90 s
+  2. no-op: the same command again, best of 3; target < 0.5 s
+  3. one kernel edited (a comment line appended to --touch, the file's bytes
+     and mtime restored afterwards) and relinked; target < 4 s
+  4. USE_CMSIS_NN switched 1 -> 0, then 0 -> 1 again, with the compile lines
+     each printed; the way back must compile nothing
+  5. clean build from the now warm cache; target < 15 s
+  6. with --ninja (default): NINJA=1 builds through build.ninja from a clean
+     build/; then `ninja` no-op (target < 0.05 s) and the same edit
+     (target < 2 s)
+  7. whether build/int8-cmsis_nn/firmware.hex is byte-identical after the
+     plain, warm-cache, ninja and CCACHE=1 (CACHE=0) builds
+  8. with --peer (default when TFLM's Makefile exists): TFLM's own Makefile
+     building its Cortex-M7 + CMSIS-NN library (microlite) in a private copy
+     of third_party/tflite-micro, offline: clean, no-op, the same edit
+
+and prints one markdown table: measurement | ours | ours, ninja | TFLM
+Makefile | target. A figure whose option the build lacks (CACHE, NINJA,
+CCACHE), or that had no effect, is reported as n/a with the reason.
+
+    python3 bench/build.py                    # the table on stdout
+    python3 bench/build.py --readme           # and into README.md's table
+    python3 bench/build.py --quick            # no ninja, no peer
+    python3 bench/build.py --mirror DIR       # the peer's missing sources
+
+The peer is made offline: TFLM's download scripts find their downloads/<name>
+already filled from third_party (flatbuffers, gemmlowp, ruy, CMSIS_6 as cmsis,
+CMSIS-NN as cmsis_nn), an empty downloads/pigweed (microlite does not use it),
+and TARGET_TOOLCHAIN_ROOT names the arm-none-eabi-gcc on PATH. What
+third_party lacks (TFLM's signal/ library, kissfft, Cortex_DFP's ARMCM7.h)
+comes from --mirror DIR, local git repositories DIR/tflite-micro, DIR/kissfft
+and DIR/Cortex_DFP, at the commits TFLM's scripts name; without them the peer
+is reported unavailable, naming what is missing. Its Makefile also runs
+Python with numpy and Pillow each time it is read.
+
+Removes build/ (it ends holding the CCACHE=1 build); every edited file is
+restored, even on failure or interruption.
+"""
+import argparse
+import contextlib
+import io
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import tomllib
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+README_BEGIN = "<!-- bench/build.py: begin -->"
+README_END = "<!-- bench/build.py: end -->"
+FIRMWARE = ["USE_CMSIS_NN=1"]
+HEX = os.path.join("build", "int8-cmsis_nn", "firmware.hex")
+TFLM = os.path.join("third_party", "tflite-micro")
+KERNEL = "tensorflow/lite/micro/kernels/cmsis_nn/conv.cc"
+DEFAULT_TOUCH = f"{TFLM}/{KERNEL}"
+TOUCH_LINE = b"// bench/build.py touch\n"
+COMPILE_LINE = re.compile(r"^  (CC|CXX) ", re.M)
+CACHE_LINE = re.compile(r"^Retrieved `.*' from cache", re.M)
+NO_OP_RUNS = 3
+
+MAKE_DIR = "tensorflow/lite/micro/tools/make"
+PEER_MAKE = ["make", "-f", f"{MAKE_DIR}/Makefile", "TARGET=cortex_m_generic",
+             "TARGET_ARCH=cortex-m7+fp", "OPTIMIZED_KERNEL_DIR=cmsis_nn", "-j2", "microlite"]
+# TFLM's downloads/<name> that third_party holds (flatbuffers already carries
+# TFLM's flatbuffers.patch: scons deps applies it).
+PEER_DOWNLOADS = {"flatbuffers": "flatbuffers", "gemmlowp": "gemmlowp", "ruy": "ruy",
+                  "cmsis": "CMSIS_6", "cmsis_nn": "CMSIS-NN"}
+# Paths of the TFLM repository microlite needs beyond the manifest's paths.
+PEER_TFLM_PATHS = ("signal", "third_party/kissfft")
+
+ROWS = (  # key, measurement, target text, limit for ours, limit for ninja
+    ("clean", "clean build", "< 90 s", 90.0, None),
+    ("noop", f"no-op (best of {NO_OP_RUNS})", "< 0.5 s; ninja < 0.05 s", 0.5, 0.05),
+    ("touch", "touch one kernel + relink", "< 4 s; ninja < 2 s", 4.0, 2.0),
+    ("switch_off", "switch USE_CMSIS_NN 1->0", "", None, None),
+    ("switch_on", "switch USE_CMSIS_NN 0->1 again", "compiles nothing", None, None),
+    ("warm", "clean build, warm cache", "< 15 s", 15.0, None),
+)
+
+
+def log(message):
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+class Unavailable(Exception):
+    """A figure this build or machine cannot give; the message says why."""
+
+
+# --- Running and timing commands --------------------------------------------------
+class Run:
+    def __init__(self, seconds, output, returncode):
+        self.seconds, self.output, self.returncode = seconds, output, returncode
+
+    @property
+    def compiles(self):
+        return len(COMPILE_LINE.findall(self.output))
+
+    @property
+    def retrieved(self):
+        return len(CACHE_LINE.findall(self.output))
+
+
+def run(command, cwd, allow_failure=False):
+    start = time.monotonic()
+    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+    seconds = time.monotonic() - start
+    output = result.stdout + result.stderr
+    finished = Run(seconds, output, result.returncode)
+    if result.returncode and not allow_failure:
+        abort(command, cwd, finished)
+    return finished
+
+
+def abort(command, cwd, finished):
+    tail = "\n".join(finished.output.splitlines()[-40:])
+    raise SystemExit(f"bench: `{' '.join(command)}` failed (exit {finished.returncode}) "
+                     f"in {cwd}; its last lines:\n{tail}")
+
+
+def scons(root, arguments, allow_failure=False):
+    return run([sys.executable, "-m", "SCons", "-Q", *arguments], root, allow_failure)
+
+
+def best_of(runs, command):
+    return min(command().seconds for _ in range(runs))
+
+
+@contextlib.contextmanager
+def edited(path):
+    """`path` with a comment line appended: a real edit for content-checking
+    builds. Its bytes and mtime come back afterwards, whatever happens."""
+    with open(path, "rb") as stream:
+        original = stream.read()
+    status = os.stat(path)
+    try:
+        with open(path, "wb") as stream:
+            stream.write(original + (b"" if original.endswith(b"\n") else b"\n") + TOUCH_LINE)
+        yield
+    finally:
+        with open(path, "wb") as stream:
+            stream.write(original)
+        os.utime(path, ns=(status.st_atime_ns, status.st_mtime_ns))
+
+
+def remove_build(root):
+    shutil.rmtree(os.path.join(root, "build"), ignore_errors=True)
+
+
+def read_hex(root):
+    with open(os.path.join(root, HEX), "rb") as stream:
+        return stream.read()
+
+
+def build_options(root):
+    """The build-speed options `scons -h` lists (the others are only unavailable)."""
+    help_text = scons(root, ["-h"]).output
+    return {name for name in ("CACHE", "CCACHE", "NINJA")
+            if re.search(rf"^{name}:", help_text, re.M)}
+
+
+# --- Ours ----------------------------------------------------------------------------
+def measure_ours(root, touch, ninja, results):
+    """Steps 1-7 into `results`: {"ours": {}, "ninja": {}, "notes": [], "hex": {}}."""
+    ours, notes, hexes = results["ours"], results["notes"], results["hex"]
+    available = build_options(root)
+    for name in sorted({"CACHE", "CCACHE", "NINJA"} - available):
+        if name != "NINJA" or ninja:
+            notes.append(f"this build has no {name} option (`scons -h`): its figures are n/a.")
+            log(f"this build has no {name} option: its figures are unavailable")
+    cache_dir = tempfile.mkdtemp(prefix="bench-build-cache-")
+    base = FIRMWARE + ([f"CACHE={cache_dir}"] if "CACHE" in available else [])
+    try:
+        log("clean build, empty cache ...")
+        remove_build(root)
+        clean = scons(root, base)
+        ours["clean"] = clean.seconds
+        hexes["plain"] = read_hex(root)
+        log(f"clean build: {clean.seconds:.1f} s, {clean.compiles} compiles")
+        cache_filled = any(files for _, _, files in os.walk(cache_dir))
+        if "CACHE" in available and not cache_filled:
+            notes.append(f"CACHE={cache_dir} stored nothing: the warm-cache figure is n/a.")
+
+        log("no-op ...")
+        ours["noop"] = best_of(NO_OP_RUNS, lambda: scons(root, base))
+        log(f"no-op: {ours['noop']:.2f} s")
+
+        log(f"touch {os.path.relpath(touch, root)} ...")
+        with edited(touch):
+            edit = scons(root, base)
+        scons(root, base)  # back to the restored file's objects, untimed
+        ours["touch"] = edit.seconds
+        results["touch_compiles"] = edit.compiles
+        if not edit.compiles:
+            notes.append(f"editing {os.path.relpath(touch, root)} compiled nothing: "
+                         f"is it part of the USE_CMSIS_NN=1 firmware?")
+        log(f"touch: {edit.seconds:.2f} s, {edit.compiles} compiles")
+
+        log("switch USE_CMSIS_NN 1->0 ...")
+        off = scons(root, [*base, "USE_CMSIS_NN=0"])
+        log(f"switch 1->0: {off.seconds:.1f} s, {off.compiles} compiles; 0->1 ...")
+        on = scons(root, base)
+        log(f"switch 0->1: {on.seconds:.2f} s, {on.compiles} compiles")
+        ours["switch_off"], ours["switch_on"] = off.seconds, on.seconds
+        results["switch_compiles"] = (off.compiles, off.retrieved, on.compiles, on.retrieved)
+
+        if cache_filled:
+            log("clean build, warm cache ...")
+            remove_build(root)
+            warm = scons(root, base)
+            ours["warm"] = warm.seconds
+            hexes["cache"] = read_hex(root)
+            results["warm_counts"] = (warm.compiles, warm.retrieved)
+            log(f"warm cache: {warm.seconds:.1f} s, {warm.compiles} compiles, "
+                f"{warm.retrieved} from the cache")
+
+        if ninja and "NINJA" in available:
+            try:
+                measure_ninja(root, base, touch, results)
+            except Unavailable as reason:
+                notes.append(f"ninja figures are n/a: {reason}")
+                log(f"ninja figures are unavailable: {reason}")
+
+        if "CCACHE" in available:
+            log("clean build with CCACHE=1, no cache ...")
+            remove_build(root)
+            no_cache = ["CACHE=0"] if "CACHE" in available else []
+            ccache = scons(root, [*FIRMWARE, *no_cache, "CCACHE=1", "VERBOSE=1"])
+            if re.search(r"(^|[\s/])ccache\s", ccache.output, re.M):
+                hexes["ccache"] = read_hex(root)
+                log(f"CCACHE=1 build: {ccache.seconds:.1f} s")
+            else:
+                notes.append("CCACHE=1 compiled without ccache: its firmware.hex is n/a.")
+    finally:
+        shutil.rmtree(cache_dir, ignore_errors=True)
+
+
+def find_ninja():
+    """The ninja binary of the PyPI package (not a pyenv shim, which costs
+    0.1 s a run), else the one on PATH."""
+    try:
+        import ninja
+        candidate = os.path.join(ninja.BIN_DIR, "ninja")
+        if os.access(candidate, os.X_OK):
+            return candidate
+    except ImportError:
+        pass
+    found = shutil.which("ninja")
+    if not found:
+        raise Unavailable("no ninja executable (pip install ninja)")
+    return found
+
+
+def measure_ninja(root, base, touch, results):
+    ninja_results, hexes = results["ninja"], results["hex"]
+    ninja_file = os.path.join(root, "build.ninja")
+    ninja = [find_ninja(), "-f", ninja_file]
+    log("ninja: clean build through NINJA=1 ...")
+    remove_build(root)
+    started = time.time()
+    generate = scons(root, [*base, "NINJA=1"], allow_failure=True)
+    if generate.returncode:
+        if "Unknown option" in generate.output:
+            raise Unavailable("this build has no NINJA option")
+        abort(["scons", "-Q", *base, "NINJA=1"], root, generate)
+    if not os.path.isfile(ninja_file) or os.path.getmtime(ninja_file) < started - 1:
+        raise Unavailable("NINJA=1 wrote no build.ninja at the repository root")
+    clean = generate.seconds
+    if not os.path.isfile(os.path.join(root, HEX)):
+        clean += run(ninja, root).seconds
+    ninja_results["clean"] = clean
+    hexes["ninja"] = read_hex(root)
+    log(f"ninja clean build: {clean:.1f} s; no-op ...")
+    ninja_results["noop"] = best_of(NO_OP_RUNS, lambda: run(ninja, root))
+    log(f"ninja no-op: {ninja_results['noop']:.3f} s; touch ...")
+    with edited(touch):
+        edit = run(ninja, root)
+    ninja_results["touch"] = edit.seconds
+    steps = re.findall(r"^\[\d+/(\d+)\]", edit.output, re.M)
+    results["ninja_touch_steps"] = int(steps[-1]) if steps else None
+    log(f"ninja touch: {edit.seconds:.2f} s")
+
+
+# --- The peer: TFLM's own Makefile ---------------------------------------------------
+def manifest_commit(root, name):
+    with open(os.path.join(root, "third_party", "manifest.toml"), "rb") as stream:
+        return tomllib.load(stream)[name]["commit"]
+
+
+def read(path):
+    with open(path) as stream:
+        return stream.read()
+
+
+def git_extract(repository, revision, paths, destination):
+    """`paths` of `repository` at `revision` into `destination` (no network)."""
+    archive = subprocess.run(["git", "-C", repository, "archive", "--format=tar", revision,
+                              *paths], capture_output=True)
+    if archive.returncode:
+        raise Unavailable(f"{repository} has no {revision} "
+                          f"({archive.stderr.decode(errors='replace').strip()})")
+    os.makedirs(destination, exist_ok=True)
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+        tar.extractall(destination, filter="data")
+
+
+def prepare_peer(root, copy, mirror, mirrored):
+    """Fill the copy's downloads/ so that TFLM's scripts download nothing;
+    the list of what could not be had (empty: ready). What came from the
+    mirror is appended to `mirrored`."""
+    downloads = os.path.join(copy, MAKE_DIR, "downloads")
+    os.makedirs(downloads, exist_ok=True)
+    missing = []
+    for name, source in PEER_DOWNLOADS.items():
+        path = os.path.join(root, "third_party", source)
+        if os.path.isdir(path):
+            shutil.copytree(path, os.path.join(downloads, name), symlinks=True)
+        else:
+            missing.append(f"downloads/{name}: third_party/{source} (scons deps)")
+    # pigweed_download.sh clones pigweed on every read of the Makefile unless
+    # the directory exists; microlite uses none of it.
+    os.makedirs(os.path.join(downloads, "pigweed"), exist_ok=True)
+
+    def from_mirror(name, revision, paths, destination, what):
+        repository = os.path.join(mirror, name) if mirror else None
+        if not repository or not os.path.isdir(repository):
+            missing.append(f"{what}: {name} at {revision} (give --mirror DIR with DIR/{name})")
+            return False
+        try:
+            git_extract(repository, revision, paths, destination)
+            mirrored.append(f"{what} ({name} {revision[:12]})")
+            return True
+        except Unavailable as reason:
+            missing.append(f"{what}: {reason}")
+            return False
+
+    # microlite includes TFLM's signal library; the manifest extracts only two
+    # of its headers.
+    if not os.path.isdir(os.path.join(copy, "signal", "src")):
+        from_mirror("tflite-micro", manifest_commit(root, "tflite-micro"), PEER_TFLM_PATHS,
+                    copy, "TFLM's " + " and ".join(f"{path}/" for path in PEER_TFLM_PATHS))
+    # kissfft: the signal library's FFT (third_party_downloads.inc KISSFFT_URL,
+    # unpacked, BUILD files deleted, TFLM's kissfft.patch applied).
+    tag = pinned(r'KISSFFT_URL\s*:?=\s*"?\S*/refs/tags/([^/"\s]+)\.zip',
+                 os.path.join(copy, MAKE_DIR, "third_party_downloads.inc"))
+    kissfft = os.path.join(downloads, "kissfft")
+    if from_mirror("kissfft", tag, [], kissfft, "downloads/kissfft"):
+        patch = os.path.join(copy, "third_party", "kissfft", "kissfft.patch")
+        if os.path.isfile(patch):
+            with open(patch, "rb") as stream:
+                run_input(["patch", "-p1", "-d", kissfft], stream.read())
+    # Cortex_DFP: ARMCM7.h for cortex_m_generic/micro_time.cc (cmsis_download.sh
+    # fetches it with CMSIS_6 into downloads/cmsis/Cortex_DFP).
+    commit = pinned(r'ZIP_PREFIX="([0-9a-f]{40})"\s*\n\s*CMSIS_DFP_URL',
+                    os.path.join(copy, MAKE_DIR, "ext_libs", "cmsis_download.sh"))
+    from_mirror("Cortex_DFP", commit, [], os.path.join(downloads, "cmsis", "Cortex_DFP"),
+                "downloads/cmsis/Cortex_DFP")
+    for directory, _, files in os.walk(downloads):
+        for name in files:
+            if name.endswith("BUILD"):  # as download_and_extract.sh does
+                os.remove(os.path.join(directory, name))
+    # generate_cc_arrays.py runs every time the Makefile is read (examples).
+    modules = subprocess.run(["python3", "-c", "import numpy, PIL"], capture_output=True)
+    if modules.returncode:
+        missing.append("Python modules numpy and PIL for python3 on PATH (pip install pillow): "
+                       "the Makefile runs tools/generate_cc_arrays.py whenever it is read")
+    return missing
+
+
+def pinned(pattern, path):
+    """The version TFLM's download script or list names (`pattern`'s group)."""
+    found = re.search(pattern, read(path))
+    if not found:
+        raise Unavailable(f"no version found in {path} (/{pattern}/): TFLM changed it")
+    return found.group(1)
+
+
+def run_input(command, data):
+    result = subprocess.run(command, input=data, capture_output=True)
+    if result.returncode:
+        raise Unavailable(f"`{' '.join(command)}` failed: "
+                          f"{result.stdout.decode(errors='replace')[-500:]}")
+
+
+def measure_peer(root, touch, mirror, results):
+    """TFLM's Makefile, clean / no-op / one edit, in a private copy of TFLM."""
+    compiler = shutil.which("arm-none-eabi-gcc")
+    if not compiler:
+        raise Unavailable("no arm-none-eabi-gcc on PATH")
+    # The toolchain on PATH instead of arm_gcc_download.sh's download.
+    command = [*PEER_MAKE, f"TARGET_TOOLCHAIN_ROOT={os.path.dirname(compiler)}/"]
+    results["peer_command"] = " ".join(command)
+    work = tempfile.mkdtemp(prefix="bench-peer-")
+    try:
+        log(f"TFLM Makefile: copying {TFLM} to {work} ...")
+        copy = os.path.join(work, "tflite-micro")
+        shutil.copytree(os.path.join(root, TFLM), copy, symlinks=True)
+        missing = prepare_peer(root, copy, mirror, results.setdefault("peer_mirrored", []))
+        if missing:
+            raise Unavailable("missing offline: " + "; ".join(missing))
+        peer = results["peer"]
+        log("TFLM Makefile: clean build (minutes) ...")
+        clean = run(command, copy)
+        peer["clean"] = clean.seconds
+        log(f"TFLM Makefile: clean build: {clean.seconds:.1f} s; no-op ...")
+        peer["noop"] = best_of(NO_OP_RUNS, lambda: run(command, copy))
+        log(f"TFLM Makefile: no-op: {peer['noop']:.2f} s; touch ...")
+        relative = os.path.relpath(touch, os.path.join(root, TFLM))
+        peer_touch = os.path.join(copy, relative if not relative.startswith("..") else KERNEL)
+        with edited(peer_touch):
+            peer["touch"] = run(command, copy).seconds
+        log(f"TFLM Makefile: touch: {peer['touch']:.2f} s")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+# --- The table -----------------------------------------------------------------------
+def seconds(value):
+    if value is None:
+        return "n/a"
+    return f"{value:.3f}" if value < 0.1 else f"{value:.2f}" if value < 10 else f"{value:.1f}"
+
+
+def verdict(limit, value):
+    if limit is None:
+        return ""
+    return "n/a" if value is None else "met" if value < limit else "missed"
+
+
+def table(results, ninja_on, peer_on):
+    ours, ninja, peer = results["ours"], results["ninja"], results["peer"]
+    lines = ["| measurement | ours (s) | ours, ninja (s) | TFLM Makefile (s) | target |",
+             "|---|---|---|---|---|"]
+    for key, name, target, limit, ninja_limit in ROWS:
+        cell = seconds(ours.get(key))
+        if key == "touch" and "touch_compiles" in results:
+            cell += f" ({results['touch_compiles']} compiles)"
+        if key.startswith("switch") and "switch_compiles" in results:
+            off, off_cached, on, on_cached = results["switch_compiles"]
+            compiles, cached = (off, off_cached) if key == "switch_off" else (on, on_cached)
+            cell += f" ({compiles} compiles" + (f", {cached} from cache)" if cached else ")")
+        if key == "warm" and "warm_counts" in results:
+            cell += f" ({results['warm_counts'][1]} from cache)"
+        ninja_cell = seconds(ninja.get(key)) if ninja_on and key in ("clean", "noop", "touch") \
+            else "—"
+        peer_cell = seconds(peer.get(key)) if peer_on and key in ("clean", "noop", "touch") \
+            else "—"
+        verdicts = [verdict(limit, ours.get(key))]
+        if ninja_limit is not None and ninja_on:
+            verdicts.append("ninja " + verdict(ninja_limit, ninja.get(key)))
+        if key == "switch_on" and "switch_compiles" in results:
+            verdicts.append("met" if results["switch_compiles"][2] == 0 else "missed")
+        status = ", ".join(text for text in verdicts if text)
+        lines.append(f"| {name} | {cell} | {ninja_cell} | {peer_cell} | "
+                     f"{target or '—'}{': ' + status if status else ''} |")
+    return "\n".join(lines)
+
+
+def identity_line(hexes):
+    labels = [label for label in ("plain", "cache", "ccache", "ninja") if label in hexes]
+    absent = [label for label in ("plain", "cache", "ccache", "ninja") if label not in hexes]
+    if len(labels) < 2:
+        verdict_text = "n/a (fewer than two builds)"
+    elif all(hexes[label] == hexes[labels[0]] for label in labels):
+        verdict_text = "yes"
+    else:
+        differ = [label for label in labels if hexes[label] != hexes[labels[0]]]
+        verdict_text = f"no ({', '.join(differ)} differ from {labels[0]})"
+    return (f"firmware.hex identical across {'/'.join(labels)}: {verdict_text}"
+            + (f" ({'/'.join(absent)}: n/a)" if absent else ""))
+
+
+def report(results, ninja_on, peer_on):
+    notes = [f"{os.cpu_count()} cores; times are wall-clock seconds of one run "
+             f"(`scons {' '.join(FIRMWARE)} CACHE=<new temporary directory>`)."]
+    if "peer_command" in results and results["peer"]:
+        notes.append(f"TFLM Makefile: `{results['peer_command']}` in a copy of {TFLM}; "
+                     f"offline: downloads/ filled from third_party ("
+                     + ", ".join(f"{source} as {name}" for name, source in PEER_DOWNLOADS.items())
+                     + "), "
+                     + "".join(f"{item} from --mirror, " for item in results["peer_mirrored"])
+                     + "an empty downloads/pigweed, the compiler on PATH.")
+    if results.get("ninja_touch_steps") is not None:
+        notes.append(f"ninja ran {results['ninja_touch_steps']} steps for the edit.")
+    notes += results["notes"]
+    return (table(results, ninja_on, peer_on) + "\n\n" + identity_line(results["hex"]) + "\n\n"
+            + "\n".join(f"- {note}" for note in notes))
+
+
+def write_readme(root, text):
+    path = os.path.join(root, "README.md")
+    with open(path) as stream:
+        readme = stream.read()
+    pattern = re.compile(re.escape(README_BEGIN) + ".*?" + re.escape(README_END), re.S)
+    with open(path, "w") as stream:
+        stream.write(pattern.sub(lambda _: f"{README_BEGIN}\n{text}\n{README_END}", readme))
+
+
+def readme_has_block(root):
+    try:
+        readme = read(os.path.join(root, "README.md"))
+    except FileNotFoundError:
+        return False
+    begin = readme.find(README_BEGIN)
+    return begin >= 0 and readme.find(README_END, begin) > begin
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--root", default=ROOT,
+                        help="the repository to measure (default: this script's)")
+    parser.add_argument("--touch", default=DEFAULT_TOUCH,
+                        help=f"the file the edit measurements change (default {DEFAULT_TOUCH})")
+    parser.add_argument("--ninja", action=argparse.BooleanOptionalAction, default=True,
+                        help="also measure the NINJA=1 edit loop (default: on)")
+    parser.add_argument("--peer", action=argparse.BooleanOptionalAction, default=None,
+                        help="also measure TFLM's own Makefile (default: on when it exists)")
+    parser.add_argument("--mirror", metavar="DIR",
+                        help="local git repositories tflite-micro, kissfft, Cortex_DFP "
+                             "for what the peer needs beyond third_party")
+    parser.add_argument("--quick", action="store_true", help="skip the ninja and peer figures")
+    parser.add_argument("--readme", action="store_true", help="also update README.md")
+    args = parser.parse_args()
+    root = os.path.abspath(args.root)
+    touch = os.path.join(root, args.touch)
+    if args.readme and not readme_has_block(root):
+        print(f"bench: {os.path.join(root, 'README.md')} has no {README_BEGIN} ... "
+              f"{README_END} block; add those two lines where the table goes.", file=sys.stderr)
+        return 1
+    if not os.path.isfile(touch):
+        print(f"bench: --touch {args.touch}: no such file under {root}", file=sys.stderr)
+        return 1
+    ninja_on = args.ninja and not args.quick
+    peer_on = not args.quick and (args.peer if args.peer is not None else
+                                  os.path.isfile(os.path.join(root, TFLM, MAKE_DIR, "Makefile")))
+    # A SIGTERM ends through the finally blocks, which restore edited files.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    results = {"ours": {}, "ninja": {}, "peer": {}, "notes": [], "hex": {}}
+    measure_ours(root, touch, ninja_on, results)
+    if peer_on:
+        try:
+            measure_peer(root, touch, args.mirror, results)
+        except Unavailable as reason:
+            results["notes"].append(f"TFLM Makefile figures are n/a: {reason}")
+            log(f"TFLM Makefile figures are unavailable: {reason}")
+    text = report(results, ninja_on, peer_on)
+    print(text)
+    if args.readme:
+        write_readme(root, text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

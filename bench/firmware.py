@@ -1,0 +1,160 @@
+#!/usr/bin/env python3
+"""Where the time goes: build and emulate every configuration that matters.
+
+For float32/int8 x reference/CMSIS-NN kernels x ITCM=none/kernels/all (the
+arena in DTCM, the weights in flash), plus int8 + CMSIS-NN with the weights
+in DTCM: build with scons, run command `2` (the built-in digit) in the
+emulator's measuring mode (every data access charged its region's wait
+states), and print one markdown table:
+
+  instructions inside MicroInterpreter::Invoke, modelled cycles and
+  milliseconds at 600 MHz, the share of those instructions fetched from
+  flash, the cycles of the two largest layers, the image's FLASH/ITCM/DTCM/
+  OCRAM bytes, and the change in cycles against ITCM=none.
+
+It also checks that placement never changes results: every placement of a
+model and kernel set must print the same ten outputs as its ITCM=none build.
+
+    python3 bench/firmware.py                 # the table on stdout
+    python3 bench/firmware.py --readme        # and into README.md's table
+
+Needs third_party (scons deps). Placements of one configuration share their
+objects, so the twelve builds cost four compiles.
+"""
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "site_scons"))
+
+from teensyml import console_protocol, options  # noqa: E402
+
+INVOKE = "tflite::MicroInterpreter::Invoke"
+MACS = 2_794_240          # the MNIST CNN, batch 1 (DESIGN.md section 3)
+README_BEGIN = "<!-- bench/firmware.py: begin -->"
+README_END = "<!-- bench/firmware.py: end -->"
+
+
+def configurations():
+    for model in ("int8", "float32"):
+        for cmsis_nn in ("0", "1"):
+            for itcm in ("none", "kernels", "all"):
+                yield {"MODEL": model, "USE_CMSIS_NN": cmsis_nn, "ITCM": itcm}
+    yield {"MODEL": "int8", "USE_CMSIS_NN": "1", "ITCM": "kernels", "MODEL_MEM": "dtcm"}
+
+
+def build(settings):
+    arguments = [f"{key}={value}" for key, value in settings.items()]
+    subprocess.run([sys.executable, "-m", "SCons", "-Q", *arguments], cwd=ROOT, check=True,
+                   stdout=subprocess.DEVNULL)
+    return os.path.join(ROOT, "build", options.variant_name(options.resolve(settings)))
+
+
+def emulate(variant_dir):
+    with tempfile.NamedTemporaryFile(suffix=".json") as stats:
+        result = subprocess.run(
+            [sys.executable, os.path.join(ROOT, "tools", "emulate.py"),
+             os.path.join(variant_dir, "firmware.hex"), "--headless", "--send", "2",
+             "--until", r"predicted: \d", "--max-seconds", "120", "--measure",
+             "--between", INVOKE, "--stats-json", stats.name],
+            capture_output=True, text=True, check=True)
+        counters = json.load(open(stats.name))
+    between = next(value for key, value in counters["between"].items() if key.startswith(INVOKE))
+    return console_protocol.parse_result(result.stdout), between, counters["host_seconds"]
+
+
+def region_bytes(variant_dir):
+    with open(os.path.join(variant_dir, "firmware.size.json")) as stream:
+        regions = json.load(stream)["regions"]
+    return {name: regions[name]["used"] for name in ("FLASH", "ITCM", "DTCM", "OCRAM")}
+
+
+def label(settings):
+    kernels = "CMSIS-NN" if settings["USE_CMSIS_NN"] == "1" else "reference"
+    text = f"{settings['MODEL']} {kernels} ITCM={settings['ITCM']}"
+    return text + (f" MODEL_MEM={settings['MODEL_MEM']}" if "MODEL_MEM" in settings else "")
+
+
+def measure(log):
+    rows, baseline, reference_outputs = [], {}, {}
+    for settings in configurations():
+        log(f"bench: {label(settings)}")
+        variant_dir = build(settings)
+        result, between, host = emulate(variant_dir)
+        key = (settings["MODEL"], settings["USE_CMSIS_NN"])
+        reference_outputs.setdefault(key, result.outputs)
+        if result.outputs != reference_outputs[key]:
+            raise SystemExit(f"placement changed the results of {label(settings)}: "
+                             f"{result.outputs} != {reference_outputs[key]}")
+        cycles = between["cycles"]
+        baseline.setdefault(key, cycles)
+        flash_share = between["fetches"]["FLASH"] / between["instructions"]
+        rows.append({"configuration": label(settings), "settings": settings,
+                     "instructions": between["instructions"],
+                     "cycles": cycles, "flash_share": flash_share, "layers": result.layers,
+                     "bytes": region_bytes(variant_dir),
+                     "change": cycles / baseline[key] - 1.0, "host": host})
+    return rows
+
+
+def table(rows):
+    lines = ["| configuration | instructions (per MAC) | cycles | ms @600 MHz | flash fetches "
+             "| largest layers (cycles) | FLASH / ITCM / DTCM / OCRAM bytes | vs ITCM=none |",
+             "|---|---|---|---|---|---|---|---|"]
+    for row in rows:
+        largest = sorted(row["layers"], key=lambda layer: -layer.cycles)[:2]
+        layers = ", ".join(f"{layer.index} {layer.op} {layer.cycles:,}" for layer in largest)
+        sizes = " / ".join(f"{row['bytes'][name]:,}" for name in ("FLASH", "ITCM", "DTCM", "OCRAM"))
+        lines.append(f"| {row['configuration']} | {row['instructions']:,} "
+                     f"({row['instructions'] / MACS:.2f}) | {row['cycles']:,} "
+                     f"| {row['cycles'] / 600e3:.2f} | {100 * row['flash_share']:.2f}% "
+                     f"| {layers} | {sizes} | {100 * row['change']:+.1f}% |")
+    return "\n".join(lines)
+
+
+def layer_table(rows):
+    """Milliseconds per layer of the int8 CMSIS-NN builds, the seed's way."""
+    chosen = [row for row in rows if row["settings"]["MODEL"] == "int8"
+              and row["settings"]["USE_CMSIS_NN"] == "1" and row["settings"]["ITCM"] != "all"]
+    lines = ["| layer | " + " | ".join(row["configuration"].replace("int8 CMSIS-NN ", "")
+                                      for row in chosen) + " |",
+             "|---|" + "---|" * len(chosen)]
+    for index, layer in enumerate(chosen[0]["layers"]):
+        cells = " | ".join(f"{row['layers'][index].cycles / 600e3:.3f}" for row in chosen)
+        lines.append(f"| {layer.index} {layer.op} | {cells} |")
+    lines.append("| total (ms) | " + " | ".join(f"{row['cycles'] / 600e3:.2f}"
+                                                for row in chosen) + " |")
+    return "\n".join(lines)
+
+
+def write_readme(text):
+    path = os.path.join(ROOT, "README.md")
+    with open(path) as stream:
+        readme = stream.read()
+    pattern = re.compile(re.escape(README_BEGIN) + ".*?" + re.escape(README_END), re.S)
+    if not pattern.search(readme):
+        raise SystemExit(f"README.md has no {README_BEGIN} ... {README_END} block")
+    with open(path, "w") as stream:
+        stream.write(pattern.sub(lambda _: f"{README_BEGIN}\n{text}\n{README_END}", readme))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--readme", action="store_true", help="also update README.md")
+    args = parser.parse_args()
+    rows = measure(lambda message: print(message, file=sys.stderr))
+    text = table(rows) + "\n\nPer layer, int8 with CMSIS-NN, milliseconds at 600 MHz:\n\n" + \
+        layer_table(rows)
+    print(text)
+    if args.readme:
+        write_readme(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
