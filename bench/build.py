@@ -7,8 +7,9 @@ the wall clock around each command (output captured):
   1. clean build: build/ removed, a new empty CACHE=<tmp> (your cache does
      not help); target < 90 s
   2. no-op: the same command again, best of 3; target < 0.5 s
-  3. one kernel edited (a comment line appended to --touch, the file's bytes
-     and mtime restored afterwards) and relinked; target < 4 s
+  3. one kernel edited (a comment line put first in --touch: every line
+     moves, so the object changes and the firmware relinks; the bytes are
+     restored afterwards and rebuilt, untimed); target < 4 s
   4. USE_CMSIS_NN switched 1 -> 0, then 0 -> 1 again, with the compile lines
      each printed; the way back must compile nothing
   5. clean build from the now warm cache; target < 15 s
@@ -22,8 +23,7 @@ the wall clock around each command (output captured):
      of third_party/tflite-micro, offline: clean, no-op, the same edit
 
 and prints one markdown table: measurement | ours | ours, ninja | TFLM
-Makefile | target. A figure whose option the build lacks (CACHE, NINJA,
-CCACHE), or that had no effect, is reported as n/a with the reason.
+Makefile | target.
 
     python3 bench/build.py                    # the table on stdout
     python3 bench/build.py --readme           # and into README.md's table
@@ -40,8 +40,9 @@ and DIR/Cortex_DFP, at the commits TFLM's scripts name; without them the peer
 is reported unavailable, naming what is missing. Its Makefile also runs
 Python with numpy and Pillow each time it is read.
 
-Removes build/ (it ends holding the CCACHE=1 build); every edited file is
-restored, even on failure or interruption.
+Removes build/ before each clean build and leaves the last build's outputs
+(and build.ninja). Every edited file gets its bytes back, even on failure or
+interruption, with a new mtime so that ninja and make rebuild it too.
 """
 import argparse
 import contextlib
@@ -65,14 +66,14 @@ HEX = os.path.join("build", "int8-cmsis_nn", "firmware.hex")
 TFLM = os.path.join("third_party", "tflite-micro")
 KERNEL = "tensorflow/lite/micro/kernels/cmsis_nn/conv.cc"
 DEFAULT_TOUCH = f"{TFLM}/{KERNEL}"
-TOUCH_LINE = b"// bench/build.py touch\n"
+TOUCH_LINE = b"// bench/build.py edit\n"
 COMPILE_LINE = re.compile(r"^  (CC|CXX) ", re.M)
 CACHE_LINE = re.compile(r"^Retrieved `.*' from cache", re.M)
 NO_OP_RUNS = 3
 
 MAKE_DIR = "tensorflow/lite/micro/tools/make"
 PEER_MAKE = ["make", "-f", f"{MAKE_DIR}/Makefile", "TARGET=cortex_m_generic",
-             "TARGET_ARCH=cortex-m7+fp", "OPTIMIZED_KERNEL_DIR=cmsis_nn", "-j2", "microlite"]
+             "TARGET_ARCH=cortex-m7+fp", "OPTIMIZED_KERNEL_DIR=cmsis_nn"]
 # TFLM's downloads/<name> that third_party holds (flatbuffers already carries
 # TFLM's flatbuffers.patch: scons deps applies it).
 PEER_DOWNLOADS = {"flatbuffers": "flatbuffers", "gemmlowp": "gemmlowp", "ruy": "ruy",
@@ -80,14 +81,17 @@ PEER_DOWNLOADS = {"flatbuffers": "flatbuffers", "gemmlowp": "gemmlowp", "ruy": "
 # Paths of the TFLM repository microlite needs beyond the manifest's paths.
 PEER_TFLM_PATHS = ("signal", "third_party/kissfft")
 
-ROWS = (  # key, measurement, target text, limit for ours, limit for ninja
-    ("clean", "clean build", "< 90 s", 90.0, None),
-    ("noop", f"no-op (best of {NO_OP_RUNS})", "< 0.5 s; ninja < 0.05 s", 0.5, 0.05),
-    ("touch", "touch one kernel + relink", "< 4 s; ninja < 2 s", 4.0, 2.0),
-    ("switch_off", "switch USE_CMSIS_NN 1->0", "", None, None),
-    ("switch_on", "switch USE_CMSIS_NN 0->1 again", "compiles nothing", None, None),
-    ("warm", "clean build, warm cache", "< 15 s", 15.0, None),
+ROWS = (  # key, measurement, targets: (column, text, limit in seconds)
+    ("clean", "clean build", [("ours", "< 90 s", 90.0)]),
+    ("noop", f"no-op (best of {NO_OP_RUNS})", [("ours", "< 0.5 s", 0.5),
+                                                ("ninja", "ninja < 0.05 s", 0.05)]),
+    ("touch", "touch one kernel + relink", [("ours", "< 4 s", 4.0),
+                                            ("ninja", "ninja < 2 s", 2.0)]),
+    ("switch_off", "switch USE_CMSIS_NN 1->0", []),
+    ("switch_on", "switch USE_CMSIS_NN 0->1 again", [("ours", "compiles nothing", None)]),
+    ("warm", "clean build, warm cache", [("ours", "< 15 s", 15.0)]),
 )
+HEX_BUILDS = ("plain", "cache", "ccache", "ninja")
 
 
 def log(message):
@@ -139,19 +143,19 @@ def best_of(runs, command):
 
 @contextlib.contextmanager
 def edited(path):
-    """`path` with a comment line appended: a real edit for content-checking
-    builds. Its bytes and mtime come back afterwards, whatever happens."""
+    """`path` with a comment line first: a real edit (the debug line table of
+    the object changes, so the archive and the firmware are rebuilt too). Its
+    bytes come back afterwards, whatever happens; the new mtime makes every
+    build tool see the change back."""
     with open(path, "rb") as stream:
         original = stream.read()
-    status = os.stat(path)
     try:
         with open(path, "wb") as stream:
-            stream.write(original + (b"" if original.endswith(b"\n") else b"\n") + TOUCH_LINE)
+            stream.write(TOUCH_LINE + original)
         yield
     finally:
         with open(path, "wb") as stream:
             stream.write(original)
-        os.utime(path, ns=(status.st_atime_ns, status.st_mtime_ns))
 
 
 def remove_build(root):
@@ -163,85 +167,69 @@ def read_hex(root):
         return stream.read()
 
 
-def build_options(root):
-    """The build-speed options `scons -h` lists (the others are only unavailable)."""
-    help_text = scons(root, ["-h"]).output
-    return {name for name in ("CACHE", "CCACHE", "NINJA")
-            if re.search(rf"^{name}:", help_text, re.M)}
-
-
 # --- Ours ----------------------------------------------------------------------------
+def record(results, key, finished, what):
+    """A scons run's seconds and compile counts as the `key` row."""
+    results["ours"][key] = finished.seconds
+    results["compiles"][key] = finished.compiles
+    if key != "noop":
+        results["detail"][key] = counts(finished)
+    log(f"{what}: {seconds(finished.seconds)} s {counts(finished)}")
+
+
 def measure_ours(root, touch, ninja, results):
-    """Steps 1-7 into `results`: {"ours": {}, "ninja": {}, "notes": [], "hex": {}}."""
-    ours, notes, hexes = results["ours"], results["notes"], results["hex"]
-    available = build_options(root)
-    for name in sorted({"CACHE", "CCACHE", "NINJA"} - available):
-        if name != "NINJA" or ninja:
-            notes.append(f"this build has no {name} option (`scons -h`): its figures are n/a.")
-            log(f"this build has no {name} option: its figures are unavailable")
+    """Steps 1-7 into `results` (see main)."""
+    notes, hexes = results["notes"], results["hex"]
     cache_dir = tempfile.mkdtemp(prefix="bench-build-cache-")
-    base = FIRMWARE + ([f"CACHE={cache_dir}"] if "CACHE" in available else [])
+    base = FIRMWARE + [f"CACHE={cache_dir}"]
     try:
         log("clean build, empty cache ...")
         remove_build(root)
-        clean = scons(root, base)
-        ours["clean"] = clean.seconds
+        record(results, "clean", scons(root, base), "clean build")
         hexes["plain"] = read_hex(root)
-        log(f"clean build: {clean.seconds:.1f} s, {clean.compiles} compiles")
         cache_filled = any(files for _, _, files in os.walk(cache_dir))
-        if "CACHE" in available and not cache_filled:
-            notes.append(f"CACHE={cache_dir} stored nothing: the warm-cache figure is n/a.")
+        if not cache_filled:
+            notes.append("CACHE=<new directory> stored nothing: the warm-cache figure is n/a.")
 
         log("no-op ...")
-        ours["noop"] = best_of(NO_OP_RUNS, lambda: scons(root, base))
-        log(f"no-op: {ours['noop']:.2f} s")
+        noop = min((scons(root, base) for _ in range(NO_OP_RUNS)), key=lambda run: run.seconds)
+        record(results, "noop", noop, "no-op")
 
         log(f"touch {os.path.relpath(touch, root)} ...")
         with edited(touch):
             edit = scons(root, base)
         scons(root, base)  # back to the restored file's objects, untimed
-        ours["touch"] = edit.seconds
-        results["touch_compiles"] = edit.compiles
+        record(results, "touch", edit, "touch")
         if not edit.compiles:
             notes.append(f"editing {os.path.relpath(touch, root)} compiled nothing: "
                          f"is it part of the USE_CMSIS_NN=1 firmware?")
-        log(f"touch: {edit.seconds:.2f} s, {edit.compiles} compiles")
 
         log("switch USE_CMSIS_NN 1->0 ...")
-        off = scons(root, [*base, "USE_CMSIS_NN=0"])
-        log(f"switch 1->0: {off.seconds:.1f} s, {off.compiles} compiles; 0->1 ...")
-        on = scons(root, base)
-        log(f"switch 0->1: {on.seconds:.2f} s, {on.compiles} compiles")
-        ours["switch_off"], ours["switch_on"] = off.seconds, on.seconds
-        results["switch_compiles"] = (off.compiles, off.retrieved, on.compiles, on.retrieved)
+        record(results, "switch_off", scons(root, [*base, "USE_CMSIS_NN=0"]), "switch 1->0")
+        log("switch USE_CMSIS_NN 0->1 ...")
+        record(results, "switch_on", scons(root, base), "switch 0->1")
 
         if cache_filled:
             log("clean build, warm cache ...")
             remove_build(root)
-            warm = scons(root, base)
-            ours["warm"] = warm.seconds
+            record(results, "warm", scons(root, base), "clean build, warm cache")
             hexes["cache"] = read_hex(root)
-            results["warm_counts"] = (warm.compiles, warm.retrieved)
-            log(f"warm cache: {warm.seconds:.1f} s, {warm.compiles} compiles, "
-                f"{warm.retrieved} from the cache")
 
-        if ninja and "NINJA" in available:
+        if ninja:
             try:
                 measure_ninja(root, base, touch, results)
             except Unavailable as reason:
-                notes.append(f"ninja figures are n/a: {reason}")
+                notes.append(f"ninja figures are n/a: {reason}.")
                 log(f"ninja figures are unavailable: {reason}")
 
-        if "CCACHE" in available:
-            log("clean build with CCACHE=1, no cache ...")
-            remove_build(root)
-            no_cache = ["CACHE=0"] if "CACHE" in available else []
-            ccache = scons(root, [*FIRMWARE, *no_cache, "CCACHE=1", "VERBOSE=1"])
-            if re.search(r"(^|[\s/])ccache\s", ccache.output, re.M):
-                hexes["ccache"] = read_hex(root)
-                log(f"CCACHE=1 build: {ccache.seconds:.1f} s")
-            else:
-                notes.append("CCACHE=1 compiled without ccache: its firmware.hex is n/a.")
+        log("clean build with CCACHE=1, no cache ...")
+        remove_build(root)
+        ccache = scons(root, [*FIRMWARE, "CACHE=0", "CCACHE=1", "VERBOSE=1"])
+        log(f"CCACHE=1 build: {seconds(ccache.seconds)} s")
+        if re.search(r"(^|[\s/])ccache[\s/]", ccache.output, re.M):
+            hexes["ccache"] = read_hex(root)
+        else:
+            notes.append("CCACHE=1 compiled without ccache: its firmware.hex is n/a.")
     finally:
         shutil.rmtree(cache_dir, ignore_errors=True)
 
@@ -269,11 +257,7 @@ def measure_ninja(root, base, touch, results):
     log("ninja: clean build through NINJA=1 ...")
     remove_build(root)
     started = time.time()
-    generate = scons(root, [*base, "NINJA=1"], allow_failure=True)
-    if generate.returncode:
-        if "Unknown option" in generate.output:
-            raise Unavailable("this build has no NINJA option")
-        abort(["scons", "-Q", *base, "NINJA=1"], root, generate)
+    generate = scons(root, [*base, "NINJA=1"])
     if not os.path.isfile(ninja_file) or os.path.getmtime(ninja_file) < started - 1:
         raise Unavailable("NINJA=1 wrote no build.ninja at the repository root")
     clean = generate.seconds
@@ -286,6 +270,7 @@ def measure_ninja(root, base, touch, results):
     log(f"ninja no-op: {ninja_results['noop']:.3f} s; touch ...")
     with edited(touch):
         edit = run(ninja, root)
+    run(ninja, root)  # back to the restored file's objects, untimed
     ninja_results["touch"] = edit.seconds
     steps = re.findall(r"^\[\d+/(\d+)\]", edit.output, re.M)
     results["ninja_touch_steps"] = int(steps[-1]) if steps else None
@@ -332,40 +317,46 @@ def prepare_peer(root, copy, mirror, mirrored):
     # the directory exists; microlite uses none of it.
     os.makedirs(os.path.join(downloads, "pigweed"), exist_ok=True)
 
-    def from_mirror(name, revision, paths, destination, what):
+    def from_mirror(name, revision, paths, destination, what, why):
         repository = os.path.join(mirror, name) if mirror else None
         if not repository or not os.path.isdir(repository):
-            missing.append(f"{what}: {name} at {revision} (give --mirror DIR with DIR/{name})")
+            missing.append(f"{what} ({why}): {name} at {revision} "
+                           f"(give --mirror DIR with a git repository DIR/{name})")
             return False
         try:
             git_extract(repository, revision, paths, destination)
             mirrored.append(f"{what} ({name} {revision[:12]})")
             return True
         except Unavailable as reason:
-            missing.append(f"{what}: {reason}")
+            missing.append(f"{what} ({why}): {reason}")
             return False
 
     # microlite includes TFLM's signal library; the manifest extracts only two
     # of its headers.
     if not os.path.isdir(os.path.join(copy, "signal", "src")):
         from_mirror("tflite-micro", manifest_commit(root, "tflite-micro"), PEER_TFLM_PATHS,
-                    copy, "TFLM's " + " and ".join(f"{path}/" for path in PEER_TFLM_PATHS))
+                    copy, " and ".join(f"{path}/" for path in PEER_TFLM_PATHS),
+                    "TFLM's signal library, part of microlite, and its kissfft.patch")
     # kissfft: the signal library's FFT (third_party_downloads.inc KISSFFT_URL,
     # unpacked, BUILD files deleted, TFLM's kissfft.patch applied).
     tag = pinned(r'KISSFFT_URL\s*:?=\s*"?\S*/refs/tags/([^/"\s]+)\.zip',
                  os.path.join(copy, MAKE_DIR, "third_party_downloads.inc"))
     kissfft = os.path.join(downloads, "kissfft")
-    if from_mirror("kissfft", tag, [], kissfft, "downloads/kissfft"):
+    if from_mirror("kissfft", tag, [], kissfft, "downloads/kissfft",
+                   "the signal library's FFT, third_party_downloads.inc KISSFFT_URL"):
         patch = os.path.join(copy, "third_party", "kissfft", "kissfft.patch")
         if os.path.isfile(patch):
             with open(patch, "rb") as stream:
                 run_input(["patch", "-p1", "-d", kissfft], stream.read())
+        else:
+            missing.append("third_party/kissfft/kissfft.patch of TFLM, for downloads/kissfft")
     # Cortex_DFP: ARMCM7.h for cortex_m_generic/micro_time.cc (cmsis_download.sh
     # fetches it with CMSIS_6 into downloads/cmsis/Cortex_DFP).
     commit = pinned(r'ZIP_PREFIX="([0-9a-f]{40})"\s*\n\s*CMSIS_DFP_URL',
                     os.path.join(copy, MAKE_DIR, "ext_libs", "cmsis_download.sh"))
     from_mirror("Cortex_DFP", commit, [], os.path.join(downloads, "cmsis", "Cortex_DFP"),
-                "downloads/cmsis/Cortex_DFP")
+                "downloads/cmsis/Cortex_DFP",
+                "ARMCM7.h for cortex_m_generic/micro_time.cc, ext_libs/cmsis_download.sh")
     for directory, _, files in os.walk(downloads):
         for name in files:
             if name.endswith("BUILD"):  # as download_and_extract.sh does
@@ -399,7 +390,8 @@ def measure_peer(root, touch, mirror, results):
     if not compiler:
         raise Unavailable("no arm-none-eabi-gcc on PATH")
     # The toolchain on PATH instead of arm_gcc_download.sh's download.
-    command = [*PEER_MAKE, f"TARGET_TOOLCHAIN_ROOT={os.path.dirname(compiler)}/"]
+    command = [*PEER_MAKE, f"TARGET_TOOLCHAIN_ROOT={os.path.dirname(compiler)}/", "-j2",
+               "microlite"]
     results["peer_command"] = " ".join(command)
     work = tempfile.mkdtemp(prefix="bench-peer-")
     try:
@@ -432,64 +424,73 @@ def seconds(value):
     return f"{value:.3f}" if value < 0.1 else f"{value:.2f}" if value < 10 else f"{value:.1f}"
 
 
-def verdict(limit, value):
-    if limit is None:
-        return ""
+def plural(count, word):
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def counts(finished):
+    """(N compiles[, M from cache]) of a scons run."""
+    text = plural(finished.compiles, "compile")
+    return f"({text}, {finished.retrieved} from cache)" if finished.retrieved else f"({text})"
+
+
+def verdict(column, limit, results, key, columns_on):
+    if not columns_on[column]:
+        return "skipped"
+    if limit is None:  # compiles nothing
+        compiles = results["compiles"].get(key)
+        return "n/a" if compiles is None else "met" if compiles == 0 else "missed"
+    value = results[column].get(key)
     return "n/a" if value is None else "met" if value < limit else "missed"
 
 
 def table(results, ninja_on, peer_on):
-    ours, ninja, peer = results["ours"], results["ninja"], results["peer"]
+    columns_on = {"ours": True, "ninja": ninja_on, "peer": peer_on}
     lines = ["| measurement | ours (s) | ours, ninja (s) | TFLM Makefile (s) | target |",
              "|---|---|---|---|---|"]
-    for key, name, target, limit, ninja_limit in ROWS:
-        cell = seconds(ours.get(key))
-        if key == "touch" and "touch_compiles" in results:
-            cell += f" ({results['touch_compiles']} compiles)"
-        if key.startswith("switch") and "switch_compiles" in results:
-            off, off_cached, on, on_cached = results["switch_compiles"]
-            compiles, cached = (off, off_cached) if key == "switch_off" else (on, on_cached)
-            cell += f" ({compiles} compiles" + (f", {cached} from cache)" if cached else ")")
-        if key == "warm" and "warm_counts" in results:
-            cell += f" ({results['warm_counts'][1]} from cache)"
-        ninja_cell = seconds(ninja.get(key)) if ninja_on and key in ("clean", "noop", "touch") \
-            else "—"
-        peer_cell = seconds(peer.get(key)) if peer_on and key in ("clean", "noop", "touch") \
-            else "—"
-        verdicts = [verdict(limit, ours.get(key))]
-        if ninja_limit is not None and ninja_on:
-            verdicts.append("ninja " + verdict(ninja_limit, ninja.get(key)))
-        if key == "switch_on" and "switch_compiles" in results:
-            verdicts.append("met" if results["switch_compiles"][2] == 0 else "missed")
-        status = ", ".join(text for text in verdicts if text)
-        lines.append(f"| {name} | {cell} | {ninja_cell} | {peer_cell} | "
-                     f"{target or '—'}{': ' + status if status else ''} |")
+    for key, name, targets in ROWS:
+        cells = [seconds(results["ours"].get(key)) + (f" {results['detail'][key]}"
+                                                      if key in results["detail"] else "")]
+        for column in ("ninja", "peer"):
+            if key not in ("clean", "noop", "touch"):
+                cells.append("—")
+            else:
+                cells.append(seconds(results[column].get(key)) if columns_on[column]
+                             else "skipped")
+        target = "; ".join(f"{text}: {verdict(column, limit, results, key, columns_on)}"
+                           for column, text, limit in targets) or "—"
+        lines.append(f"| {name} | {' | '.join(cells)} | {target} |")
     return "\n".join(lines)
 
 
 def identity_line(hexes):
-    labels = [label for label in ("plain", "cache", "ccache", "ninja") if label in hexes]
-    absent = [label for label in ("plain", "cache", "ccache", "ninja") if label not in hexes]
-    if len(labels) < 2:
-        verdict_text = "n/a (fewer than two builds)"
-    elif all(hexes[label] == hexes[labels[0]] for label in labels):
-        verdict_text = "yes"
+    built = [label for label in HEX_BUILDS if label in hexes]
+    absent = [label for label in HEX_BUILDS if label not in hexes]
+    if len(built) < 2:
+        answer = "n/a"
+    elif all(hexes[label] == hexes[built[0]] for label in built):
+        answer = "yes"
     else:
-        differ = [label for label in labels if hexes[label] != hexes[labels[0]]]
-        verdict_text = f"no ({', '.join(differ)} differ from {labels[0]})"
-    return (f"firmware.hex identical across {'/'.join(labels)}: {verdict_text}"
-            + (f" ({'/'.join(absent)}: n/a)" if absent else ""))
+        answer = "no (" + ", ".join(f"{label} differs from {built[0]}" for label in built
+                                    if hexes[label] != hexes[built[0]]) + ")"
+    if absent and len(built) >= 2:
+        answer += f" for {'/'.join(built)}"
+    return (f"firmware.hex identical across {'/'.join(HEX_BUILDS)}: {answer}"
+            + (f" ({', '.join(absent)}: not built)" if absent else ""))
 
 
 def report(results, ninja_on, peer_on):
-    notes = [f"{os.cpu_count()} cores; times are wall-clock seconds of one run "
-             f"(`scons {' '.join(FIRMWARE)} CACHE=<new temporary directory>`)."]
+    notes = [f"{os.cpu_count()} cores; wall-clock seconds of one run of "
+             f"`scons {' '.join(FIRMWARE)} CACHE=<new temporary directory>`; the edit puts "
+             f"a comment line first in {results['touch']} (restored afterwards)."]
     if "peer_command" in results and results["peer"]:
         notes.append(f"TFLM Makefile: `{results['peer_command']}` in a copy of {TFLM}; "
                      f"offline: downloads/ filled from third_party ("
-                     + ", ".join(f"{source} as {name}" for name, source in PEER_DOWNLOADS.items())
+                     + ", ".join(source if source == name else f"{source} as {name}"
+                                 for name, source in PEER_DOWNLOADS.items())
                      + "), "
-                     + "".join(f"{item} from --mirror, " for item in results["peer_mirrored"])
+                     + (", ".join(results["peer_mirrored"]) + " from --mirror, "
+                        if results["peer_mirrored"] else "")
                      + "an empty downloads/pigweed, the compiler on PATH.")
     if results.get("ninja_touch_steps") is not None:
         notes.append(f"ninja ran {results['ninja_touch_steps']} steps for the edit.")
@@ -546,7 +547,9 @@ def main():
                                   os.path.isfile(os.path.join(root, TFLM, MAKE_DIR, "Makefile")))
     # A SIGTERM ends through the finally blocks, which restore edited files.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    results = {"ours": {}, "ninja": {}, "peer": {}, "notes": [], "hex": {}}
+    results = {"ours": {}, "ninja": {}, "peer": {}, "notes": [], "hex": {},
+               "touch": os.path.relpath(touch, root),
+               "detail": {}, "compiles": {}}
     measure_ours(root, touch, ninja_on, results)
     if peer_on:
         try:

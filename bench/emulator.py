@@ -35,7 +35,7 @@ CONFIGURATIONS = {
 }
 INVOKE = "tflite::MicroInterpreter::Invoke"
 READY = console_protocol.READY.pattern
-ANSWER = r"(?m)^(predicted: \d+|error: .*)\r?$"    # console_protocol.RESULT_END, CR LF
+ANSWER = "(?m)" + console_protocol.RESULT_END.pattern
 
 
 def firmware_path(settings, build, build_dir):

@@ -46,6 +46,8 @@ def configurations():
             for itcm in ("none", "kernels", "all"):
                 yield {"MODEL": model, "USE_CMSIS_NN": cmsis_nn, "ITCM": itcm}
     yield {"MODEL": "int8", "USE_CMSIS_NN": "1", "ITCM": "kernels", "MODEL_MEM": "dtcm"}
+    # CMSIS-NN's own files instead of ours (src/cmsis_nn_tuned/): what they gain.
+    yield {"MODEL": "int8", "USE_CMSIS_NN": "1", "ITCM": "kernels", "TUNED_KERNELS": "0"}
 
 
 def build(settings):
@@ -74,10 +76,37 @@ def region_bytes(variant_dir):
     return {name: regions[name]["used"] for name in ("FLASH", "ITCM", "DTCM", "OCRAM")}
 
 
+# The seed's firmware text bytes (DESIGN.md section 4): its uncompressed model
+# without CMSIS-NN, its compressed (int8) model with CMSIS-NN.
+SEED_TEXT = {("float32", "0"): 642_300, ("int8", "1"): 387_108}
+SHF_WRITE, SHF_ALLOC, SHF_EXECINSTR = 0x1, 0x2, 0x4
+
+
+def berkeley_sizes(elf_path):
+    """text, data and bss as `arm-none-eabi-size` counts them: allocated
+    sections that are code or read-only, written with contents, written
+    without."""
+    from elftools.elf.elffile import ELFFile
+    sizes = {"text": 0, "data": 0, "bss": 0}
+    with open(elf_path, "rb") as stream:
+        for section in ELFFile(stream).iter_sections():
+            flags = section["sh_flags"]
+            if not flags & SHF_ALLOC:
+                continue
+            if flags & SHF_EXECINSTR or not flags & SHF_WRITE:
+                sizes["text"] += section["sh_size"]
+            elif section["sh_type"] == "SHT_NOBITS":
+                sizes["bss"] += section["sh_size"]
+            else:
+                sizes["data"] += section["sh_size"]
+    return sizes
+
+
 def label(settings):
     kernels = "CMSIS-NN" if settings["USE_CMSIS_NN"] == "1" else "reference"
     text = f"{settings['MODEL']} {kernels} ITCM={settings['ITCM']}"
-    return text + (f" MODEL_MEM={settings['MODEL_MEM']}" if "MODEL_MEM" in settings else "")
+    return text + "".join(f" {key}={settings[key]}" for key in ("MODEL_MEM", "TUNED_KERNELS")
+                          if key in settings)
 
 
 def measure(log):
@@ -98,6 +127,7 @@ def measure(log):
                      "instructions": between["instructions"],
                      "cycles": cycles, "flash_share": flash_share, "layers": result.layers,
                      "bytes": region_bytes(variant_dir),
+                     "sizes": berkeley_sizes(os.path.join(variant_dir, "firmware.elf")),
                      "change": cycles / baseline[key] - 1.0, "host": host})
     return rows
 
@@ -132,6 +162,21 @@ def layer_table(rows):
     return "\n".join(lines)
 
 
+def size_table(rows):
+    """text/data/bss of the four configurations (default placement) beside
+    the seed's text."""
+    lines = ["| configuration | text | data | bss | the seed's text |", "|---|---|---|---|---|"]
+    for row in rows:
+        settings = row["settings"]
+        if settings["ITCM"] != "kernels" or set(settings) - {"MODEL", "USE_CMSIS_NN", "ITCM"}:
+            continue
+        seed = SEED_TEXT.get((settings["MODEL"], settings["USE_CMSIS_NN"]))
+        sizes = row["sizes"]
+        lines.append(f"| {row['configuration']} | {sizes['text']:,} | {sizes['data']:,} "
+                     f"| {sizes['bss']:,} | {f'{seed:,}' if seed else '—'} |")
+    return "\n".join(lines)
+
+
 def write_readme(text):
     path = os.path.join(ROOT, "README.md")
     with open(path) as stream:
@@ -149,7 +194,8 @@ def main():
     args = parser.parse_args()
     rows = measure(lambda message: print(message, file=sys.stderr))
     text = table(rows) + "\n\nPer layer, int8 with CMSIS-NN, milliseconds at 600 MHz:\n\n" + \
-        layer_table(rows)
+        layer_table(rows) + "\n\nFirmware sizes (bytes, as `arm-none-eabi-size` counts " \
+        "them; text includes the model and the code copied to ITCM):\n\n" + size_table(rows)
     print(text)
     if args.readme:
         write_readme(text)

@@ -395,7 +395,8 @@ def test_marker_survives_a_stop_request_at_its_entry_and_return(fixture_firmware
             block_hook(machine.uc, lambda *_: machine.counters.stop.__setitem__(0, 1))
         marker = machine.add_marker("fixture_hot_loop")
         machine.run(max_seconds=60)
-        results.append((marker.counts(), machine.counters.instructions(),
-                        machine.console.text()))
+        # (Not the run's total instructions: how many empty polls the idle
+        # firmware makes before the end of input is noticed is host timing.)
+        results.append((marker.counts(), machine.console.text()))
     assert results[0] == results[1]
     assert results[1][0].calls == 3 and start in machine.counters.executions()

@@ -213,7 +213,7 @@ def test_firmware_model_resolves_the_option():
     assert model.name == "mnist_float32" and model.operators == MNIST_OP_SET
     assert model.report is not None and model.arena_bytes > 0
     own = firmware_model.resolve(str(committed("int8")), str(MODELS))
-    assert own.name == "mnist_int8" and own.report["sha256"] == own.info.sha256
+    assert own.name == "mnist_int8" and own.report["sha256"] == own.sha256
 
 
 # --- the table of TFLM's operators ----------------------------------------------------------

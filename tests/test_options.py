@@ -67,6 +67,13 @@ def test_variant_names_differ_per_configuration():
     assert options.variant_name(options.resolve({})) == "int8-reference"
 
 
+def test_cmsis_nn_own_files_build_apart_and_reference_ignores_the_switch():
+    name = lambda **given: options.variant_name(options.resolve(given))
+    assert name(USE_CMSIS_NN="1", TUNED_KERNELS="0") == "int8-cmsis_nn-upstream"
+    assert name(USE_CMSIS_NN="1") == "int8-cmsis_nn"
+    assert name(TUNED_KERNELS="0") == name() == "int8-reference"
+
+
 def test_scons_refuses_bad_value_and_builds_nothing(tmp_path):
     result = run_scons("BUILD=fast", check=False)
     assert result.returncode == 2

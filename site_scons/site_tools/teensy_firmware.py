@@ -10,6 +10,7 @@ import sys
 from SCons.Script import Action, Value
 
 from teensyml import firmware_config, linker_script, memory_map
+from teensyml.atomic_file import update_text
 from teensyml.errors import build_action
 
 SITE_SCONS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -19,13 +20,18 @@ LINKER_TEMPLATE = "#linker/teensy40.ld.in"
 
 @build_action
 def _write_text(target, source, env):
-    with open(str(target[0]), "w") as stream:
-        stream.write(source[0].read())
+    update_text(str(target[0]), source[0].read())
+
+
+def generated_text(env, target, text):
+    """`target` holding `text`, a value computed when SCons reads the build:
+    rewritten when the text changes (SCons compares the Value's content),
+    and only then, so what includes it recompiles only then."""
+    return env.Command(target, Value(text), Action(_write_text, env.QuietLine("GEN")))
 
 
 def memory_map_header(env, target):
-    return env.Command(target, Value(memory_map.c_header()),
-                       Action(_write_text, env.QuietLine("GEN")))
+    return env.GeneratedText(target, memory_map.c_header())
 
 
 def linker_script_node(env, target, placement):
@@ -34,7 +40,7 @@ def linker_script_node(env, target, placement):
     the template, the memory map or the generator's rules rewrites it."""
     with open(env.File(LINKER_TEMPLATE).abspath) as stream:
         text = linker_script.render(stream.read(), placement)
-    return env.Command(target, Value(text), Action(_write_text, env.QuietLine("GEN")))
+    return env.GeneratedText(target, text)
 
 
 def firmware(env, name, sources, script, libs=()):
@@ -49,10 +55,15 @@ def firmware(env, name, sources, script, libs=()):
     # The guard runs the link, explains a full region, checks FlexRAM and prints
     # the size line. Plain command lines (no Python actions) keep ninja fast.
     env["LINKCOM"] = "$TEENSY_PYTHON -m teensyml.link_guard --elf $TARGET -- " + env["LINKCOM"]
+    # The map is a target too: a missing map relinks.
+    env.Append(PROGEMITTER=[lambda target, source, env: (target + [map_file], source)])
     elf = env.Program(f"{name}.elf", sources)
     env.Depends(elf, script)
-    env.SideEffect(map_file, elf)
-    hex_file = env.Command(f"{name}.hex", elf, Action(
+    # The link also writes the size report (keeping the previous one), which
+    # an ELF from the object cache would come without. Links are quick; the
+    # cache is for the compiles.
+    env.NoCache(elf)
+    hex_file = env.Command(f"{name}.hex", elf[0], Action(
         "$TEENSY_PYTHON -m teensyml.hexfile $SOURCE $TARGET", env.QuietLine("HEX")))
     return {"elf": elf[0], "hex": hex_file[0], "map": map_file}
 
@@ -60,9 +71,7 @@ def firmware(env, name, sources, script, libs=()):
 def firmware_config_header(env, target, model, kernels):
     """firmware_config.h for the app: model name, kernel set, arena size."""
     arena = firmware_config.arena_bytes(env["TEENSY_OPTIONS"]["ARENA_SIZE"], model)
-    text = firmware_config.header_text(model.name, kernels, arena)
-    return env.Command(target, Value(text),
-                       Action(_write_text, env.QuietLine("GEN")))
+    return env.GeneratedText(target, firmware_config.header_text(model.name, kernels, arena))
 
 
 def quiet_line(env, verb):
@@ -74,6 +83,7 @@ def generate(env):
     env["TEENSY_PYTHON"] = sys.executable
     env["ENV"]["PYTHONPATH"] = SITE_SCONS
     env.AddMethod(quiet_line, "QuietLine")
+    env.AddMethod(generated_text, "GeneratedText")
     env.AddMethod(memory_map_header, "MemoryMapHeader")
     env.AddMethod(linker_script_node, "LinkerScript")
     env.AddMethod(firmware, "Firmware")

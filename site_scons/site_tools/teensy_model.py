@@ -18,6 +18,7 @@ from teensyml.errors import UserError, build_action, report
 
 MODELS_DIR = "#models"
 PIPELINE_SCRIPT = "#tools/model.py"
+CHECK_CACHE_DIR = "#build"           # firmware_model's cached checks
 TEENSYML_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                             "teensyml")
 # The generators' own sources: editing one regenerates the C++.
@@ -28,7 +29,8 @@ def model_info(env, model_option):
     """The FirmwareModel for a MODEL= value; a bad model stops SCons at once
     with its message, before anything compiles."""
     try:
-        return firmware_model.resolve(model_option, env.Dir(MODELS_DIR).abspath)
+        return firmware_model.resolve(model_option, env.Dir(MODELS_DIR).abspath,
+                                      cache_dir=env.Dir(CHECK_CACHE_DIR).abspath)
     except UserError as error:
         report(error)
         Exit(2)

@@ -12,8 +12,7 @@ command that prints a report on demand.
 from SCons.Script import Action
 
 from teensyml.errors import build_action
-from teensyml.link_guard import STACK_MARGIN_VARIABLE
-from teensyml.size_report import count_value
+from teensyml.option_values import STACK_MARGIN_VARIABLE, count_value
 
 
 @build_action

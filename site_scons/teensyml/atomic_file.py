@@ -35,6 +35,19 @@ def write_text(path, text):
         stream.write(text)
 
 
+def update_text(path, text):
+    """write_text, unless the file already holds exactly `text`: a generated
+    source that did not change keeps its timestamp, so neither SCons nor
+    ninja recompiles what includes it."""
+    try:
+        with open(path, encoding="utf-8", newline="") as stream:
+            if stream.read() == text:
+                return
+    except (OSError, UnicodeDecodeError):
+        pass
+    write_text(path, text)
+
+
 def _umask():
     mask = os.umask(0)
     os.umask(mask)

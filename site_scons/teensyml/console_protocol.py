@@ -29,10 +29,10 @@ CLASSIFY = b"3"
 IMAGE_BYTES = 28 * 28
 
 READY = re.compile(r"teensyml: (ready|NOT READY), model (\S+), kernels (\S+), (\d+) MHz")
-# The last line of each answer: what a reader waits for.
-# Lines end in CR LF: `\r?$` so the patterns hold on raw serial text too.
-INFO_END = re.compile(r"^arena: .*?\r?$", re.M)
-RESULT_END = re.compile(r"^(predicted: \d+|error: .*?)\r?$", re.M)
+# The last line of each answer, with its line end: what a reader waits for.
+# (Without the line end, a reader could stop at a line still arriving.)
+INFO_END = re.compile(r"^arena: [^\r\n]*\r?\n", re.M)
+RESULT_END = re.compile(r"^(predicted: \d+|error: [^\r\n]*)\r?\n", re.M)
 ERROR = re.compile(r"^error: (.*?)\r?$", re.M)
 
 _MODEL = re.compile(r"^model: (\S+), (\d+) bytes, (\d+) operators, kernels (\S+)", re.M)

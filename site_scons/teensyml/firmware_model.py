@@ -8,28 +8,32 @@ else is the path of a .tflite file (options.py has validated which). The
 model is checked here, when SCons reads the build, so a model the firmware
 cannot run fails before anything compiles. A report (<stem>.json beside the
 file, as tools/model.py writes) is used only if its sha256 matches the file.
+
+Checking a model means parsing it (flatbuffers, numpy: a fifth of a second).
+With a `cache_dir`, the result for an unchanged file (same size and mtime, and
+the same checking code) is read back instead, so a no-op build stays quick.
 """
+import hashlib
 import json
 import os
 from dataclasses import dataclass
 
 from . import options, test_digits
-from .model_codegen import read_checked_model
-from .tflite_model import ModelInfo
+from .atomic_file import write_text
+
+# The modules whose rules decide whether a model is usable: editing one
+# invalidates the cached checks.
+CHECKING_MODULES = ("model_codegen.py", "tflite_model.py", "tflm_ops.py")
 
 
 @dataclass(frozen=True)
 class FirmwareModel:
     name: str                  # "mnist_int8", or the file's stem
     path: str                  # absolute path of the .tflite
-    info: ModelInfo
+    sha256: str
+    operators: tuple           # the distinct operators: what the build compiles kernels for
     report: dict               # the pipeline's json for this exact file, or None
     test_digits: str           # the test-digit set (images are model-independent)
-
-    @property
-    def operators(self):
-        """The distinct operators: what the build compiles kernels for."""
-        return self.info.distinct_operators
 
     @property
     def arena_bytes(self):
@@ -37,24 +41,59 @@ class FirmwareModel:
         return self.report.get("arena_bytes_host") if self.report else None
 
 
-def resolve(model_option, models_dir):
+def resolve(model_option, models_dir, cache_dir=None):
     """The FirmwareModel for a MODEL= value (UserError if unusable)."""
     if model_option in options.BUILTIN_MODELS:
         path = os.path.join(models_dir, f"mnist_{model_option}.tflite")
     else:
         path = model_option
     path = os.path.abspath(path)
-    info, _ = read_checked_model(path)
+    sha256, operators = _checked(path, cache_dir)
     stem = os.path.splitext(os.path.basename(path))[0]
-    return FirmwareModel(name=stem, path=path, info=info, report=_report(path, info),
+    return FirmwareModel(name=stem, path=path, sha256=sha256, operators=operators,
+                         report=_report(path, sha256),
                          test_digits=os.path.join(os.path.abspath(models_dir),
                                                   test_digits.NPZ_NAME))
 
 
-def _report(path, info):
+def _checked(path, cache_dir):
+    """(sha256, distinct operators) of a model the firmware can run."""
+    key = _cache_key(path)
+    cache = (os.path.join(cache_dir, f"model-{hashlib.sha1(path.encode()).hexdigest()[:12]}"
+                                     f".json") if cache_dir and key else None)
+    if cache:
+        try:
+            with open(cache, encoding="utf-8") as stream:
+                cached = json.load(stream)
+            if cached.get("key") == key:
+                return cached["sha256"], tuple(cached["operators"])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+    from .model_codegen import read_checked_model   # flatbuffers and numpy: only now
+    info, _ = read_checked_model(path)
+    if cache:
+        os.makedirs(cache_dir, exist_ok=True)
+        write_text(cache, json.dumps({"key": key, "sha256": info.sha256,
+                                      "operators": list(info.distinct_operators)}))
+    return info.sha256, info.distinct_operators
+
+
+def _cache_key(path):
+    """What a cached check depends on: the file's size and mtime, and the
+    checking code's; None if the model cannot be read (the check says why)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    try:
+        stats = [os.stat(path)] + [os.stat(os.path.join(here, name))
+                                   for name in CHECKING_MODULES]
+    except OSError:
+        return None
+    return [[stat.st_size, stat.st_mtime_ns] for stat in stats]
+
+
+def _report(path, sha256):
     try:
         with open(os.path.splitext(path)[0] + ".json", encoding="utf-8") as stream:
             report = json.load(stream)
     except (OSError, ValueError):
         return None
-    return report if isinstance(report, dict) and report.get("sha256") == info.sha256 else None
+    return report if isinstance(report, dict) and report.get("sha256") == sha256 else None

@@ -26,10 +26,10 @@ import tempfile
 from . import memory_map as mm
 from . import region_usage, size_report
 from .errors import UserError, cli
+from .option_values import STACK_MARGIN_VARIABLE, count_value
 
 OVERFLOW = re.compile(r"region `(\w+)' overflowed by (\d+) bytes")
 MAP_OPTION = re.compile(r"(?:^|,)-Map[=,](.+)$")
-STACK_MARGIN_VARIABLE = "TEENSY_STACK_MARGIN"
 
 
 def _replace_output(command, elf, scratch):
@@ -87,7 +87,7 @@ def stack_margin(given):
     text = given if given is not None else os.environ.get(STACK_MARGIN_VARIABLE)
     if text is None:
         return size_report.DEFAULT_STACK_MARGIN
-    return size_report.count_value("STACK_MARGIN", text)
+    return count_value("STACK_MARGIN", text)
 
 
 @cli

@@ -5,6 +5,7 @@ them into numbers here, with one wording for a bad value. The tools in tools/
 take options as `scons` does (KEY=VALUE), checked by the same table.
 """
 from .errors import UserError
+from .options import OPTIONS_BY_KEY
 
 
 def seconds(key, text):
@@ -52,7 +53,6 @@ def from_assignments(words, keys):
 
 def options_help(keys):
     """Help lines for the options `keys`, from the one option table."""
-    from .options import OPTIONS_BY_KEY
     lines = []
     for key in keys:
         option = OPTIONS_BY_KEY[key]
@@ -60,3 +60,20 @@ def options_help(keys):
         choices = f" ({'|'.join(option.choices)})" if option.choices else ""
         lines.append(f"  {key + '=' + str(default):<18} {option.help}{choices}")
     return "\n".join(lines)
+
+
+# STACK_MARGIN reaches the link guard (which warns after every link) through
+# the environment, so changing a warning threshold does not relink.
+STACK_MARGIN_VARIABLE = "TEENSY_STACK_MARGIN"
+
+
+def count_value(key, text):
+    """A whole number of 0 or more from an option's text (TOP=, STACK_MARGIN=)."""
+    try:
+        value = int(str(text).strip(), 0)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise UserError(f"{key}={text} is not valid; give a whole number of 0 or more "
+                        f"(the default is {key}={OPTIONS_BY_KEY[key].default}).")
+    return value

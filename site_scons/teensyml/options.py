@@ -15,6 +15,11 @@ TRUE_WORDS = ("1", "yes", "true", "on", "y")
 FALSE_WORDS = ("0", "no", "false", "off", "n", "")
 
 
+# Arguments SCons' ninja tool adds to the scons command lines it runs (to
+# regenerate build.ninja): accepted, and left to the tool.
+NINJA_TOOL_ARGUMENTS = ("NINJA_DISABLE_AUTO_RUN", "__NINJA_NO")
+
+
 @dataclass(frozen=True)
 class Option:
     key: str
@@ -35,6 +40,9 @@ OPTIONS = (
     Option("MODEL", "model to run: float32, int8, or a path to a .tflite file",
            "int8", kind="model"),
     Option("USE_CMSIS_NN", "use the CMSIS-NN optimized kernels", False, kind="bool"),
+    Option("TUNED_KERNELS", "with USE_CMSIS_NN=1: our Cortex-M7 versions of CMSIS-NN "
+           "files (src/cmsis_nn_tuned/) replace the files of the same name; 0: "
+           "CMSIS-NN's own", True, kind="bool"),
     Option("BUILD", "compiler settings", "release", kind="enum",
            choices=("release", "debug")),
     Option("ITCM", "code placed in ITCM: none (all from flash, as the original), "
@@ -55,13 +63,16 @@ OPTIONS = (
     Option("MIRROR", "with `scons deps`: directory of local git repositories, "
            "one per dependency, used instead of the network", "", kind="path",
            group="build"),
-    Option("CACHE", "shared object cache directory, or 0 to disable", "auto",
+    Option("CACHE", "shared object cache: auto (the user's cache directory), a "
+           "directory (e.g. on shared storage for a team or CI), or 0 for none", "auto",
            kind="str", group="build"),
-    Option("CCACHE", "compile through ccache", False, kind="bool", group="build"),
-    Option("CC_WRAPPER", "compiler wrapper command (distcc, icecc, ...)", "",
-           kind="str", group="build"),
-    Option("NINJA", "generate build.ninja for the edit-compile loop", False,
-           kind="bool", group="build"),
+    Option("CCACHE", "compile through ccache (does not change what SCons rebuilds)",
+           False, kind="bool", group="build"),
+    Option("CC_WRAPPER", "compile through this wrapper command, e.g. distcc or icecc "
+           "(does not change what SCons rebuilds)", "", kind="str", group="build"),
+    Option("NINJA", "also write build.ninja (SCons' ninja generator) and build through "
+           "it; then `ninja` alone rebuilds after an edit", False, kind="bool",
+           group="build"),
     # --- scons flash ------------------------------------------------------------
     Option("FLASHER", "programming back end", "auto", kind="enum",
            choices=("auto", "teensy_loader_cli", "halfkay"), group="flash"),
@@ -185,13 +196,27 @@ def resolve(arguments):
     return values
 
 
+def objects_variant_name(values):
+    """The build/obj/<name> directory of the objects every model shares (the
+    third-party components and the board): only the options that change how
+    they compile, so switching MODEL recompiles the app alone and the object
+    cache (whose keys include the path) serves every model."""
+    parts = ["cmsis_nn" if values["USE_CMSIS_NN"] else "reference"]
+    if values["BUILD"] != "release":
+        parts.append(values["BUILD"])
+    return "-".join(parts)
+
+
 def compile_variant_name(values):
-    """The build/obj/<name> directory of a configuration's objects: only the
-    options that change what is compiled (placement changes only the link)."""
+    """The build/obj/<name> directory of a configuration's app objects and
+    libraries: the options that change what is compiled (placement changes
+    only the link)."""
     model = values["MODEL"]
     if model not in BUILTIN_MODELS:
         model = os.path.splitext(os.path.basename(model))[0] + "_" + _digest(model)
     parts = [model, "cmsis_nn" if values["USE_CMSIS_NN"] else "reference"]
+    if values["USE_CMSIS_NN"] and not values["TUNED_KERNELS"]:
+        parts.append("upstream")
     if values["BUILD"] != "release":
         parts.append(values["BUILD"])
     if values["ARENA_SIZE"] != "auto":

@@ -19,15 +19,17 @@ model file the outputs belong to (outputs are only valid for that file).
     digits = load("models/test_digits.npz")
     digits.images[3], digits.labels[3], digits.outputs["mnist_int8"][3]
 """
+from __future__ import annotations   # np.ndarray annotations stay unevaluated
+
 import json
 import os
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from .atomic_file import atomic_write, write_text
 from .errors import UserError
 
+# numpy is imported where it is used: SCons imports this module to name the
+# file, and a no-op build must not pay numpy's import time.
 NPZ_NAME = "test_digits.npz"
 INDEX_NAME = "test_digits.json"
 BUILTIN_LABEL = 8
@@ -51,6 +53,7 @@ class DigitSet:
 
 def builtin_index(test_labels):
     """Index of the built-in digit in the test set: the first 8."""
+    import numpy as np
     found = np.flatnonzero(np.asarray(test_labels) == BUILTIN_LABEL)
     if not len(found):
         raise UserError(f"The test set holds no digit {BUILTIN_LABEL} to build in.")
@@ -59,6 +62,7 @@ def builtin_index(test_labels):
 
 def write(directory, digits):
     """models/test_digits.npz and .json from a DigitSet."""
+    import numpy as np
     arrays = {"images": digits.images.astype(np.uint8),
               "labels": digits.labels.astype(np.uint8),
               "test_indices": digits.test_indices.astype(np.int32),
@@ -91,6 +95,7 @@ def write(directory, digits):
 
 def load(path):
     """A DigitSet from a test_digits.npz (UserError if absent or malformed)."""
+    import numpy as np
     try:
         with np.load(path) as arrays:
             names = [key[:-len("_outputs")] for key in arrays.files

@@ -64,6 +64,13 @@ MICRO = "tensorflow/lite/micro"
 KERNEL_DIR = MICRO + "/kernels"
 RESOLVER = MICRO + "/micro_mutable_op_resolver.h"
 DEFAULT_TARGET = MICRO + "/cortex_m_generic"
+# Headers every kernel includes, precompiled once per configuration: parsing
+# them (flatbuffers' schema_generated.h above all) is most of a kernel's
+# compile time. Order as a kernel includes them; each has include guards.
+KERNEL_PRECOMPILED_HEADERS = ("tensorflow/lite/c/common.h",
+                              MICRO + "/kernels/kernel_util.h",
+                              MICRO + "/micro_common.h",
+                              "tensorflow/lite/schema/schema_generated.h")
 
 # sources.inc, MICROLITE_CC_BASE_SRCS (wildcards, not recursive).
 CORE_DIRS = (MICRO, MICRO + "/arena_allocator", MICRO + "/memory_planner",

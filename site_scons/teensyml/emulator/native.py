@@ -29,8 +29,8 @@ def _compiler():
 
 
 def _cache_directory():
-    import platformdirs
-    return os.path.join(platformdirs.user_cache_dir("teensyml"), "emulator")
+    from ..user_cache import user_cache
+    return user_cache("emulator")
 
 
 def build():

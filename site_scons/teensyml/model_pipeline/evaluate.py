@@ -2,14 +2,14 @@
 runtime, and find the smallest tensor arena TFLM needs.
 
 - TFLite: tf.lite.Interpreter with the builtin *reference* kernels
-  (OpResolverType.BUILTIN_REF), of which TFLM's kernels are ports. They still
-  part on some int8 images: TFLite 2.21 requantizes FULLY_CONNECTED with single
-  rounding, TFLM with double rounding; first_divergence() names the operator
-  where outputs first differ. TFLite's default (optimized) kernels are run too,
-  to record how far they differ.
+  (OpResolverType.BUILTIN_REF), of which TFLM's kernels are ports. With
+  TensorFlow 2.19 both requantize with double rounding and agree bit for bit
+  (from 2.20 on TFLite rounds once; docs/model.md); where outputs differ,
+  first_divergence() names the operator. TFLite's default (optimized) kernels
+  are run too, to record how far they differ.
 - TFLM: the `tflite-micro` wheel, built from the same commit as the firmware's
-  TFLM. Its kernels are compiled without optimization (about 0.13 s per image
-  here, 50 times TFLite's reference kernels), so the images are spread over one
+  TFLM. Its kernels are compiled without optimization (about 0.03 s per image
+  here, 40 times TFLite's reference kernels), so the images are spread over one
   worker process per core, each holding its own interpreter.
 
 Inputs are made from the uint8 pixels by teensyml.model_input, exactly as the

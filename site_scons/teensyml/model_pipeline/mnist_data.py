@@ -55,8 +55,8 @@ class Mnist:
 
 
 def default_cache_dir():
-    import platformdirs
-    return os.path.join(platformdirs.user_cache_dir("teensyml"), "mnist")
+    from ..user_cache import user_cache
+    return user_cache("mnist")
 
 
 def load_mnist(cache_dir=None, download=None):

@@ -14,7 +14,7 @@ import sys
 
 from ..atomic_file import atomic_write
 from ..errors import UserError
-from ..options import OPTIONS_BY_KEY
+from ..option_values import count_value
 from . import diff as _diff
 from .diff import diff
 from .formats import read_json, render, to_json
@@ -43,18 +43,6 @@ def settings(values):
                                if key.strip()),
             "symbol": values["SYMBOL"].strip(),
             "stack_margin": count_value("STACK_MARGIN", values["STACK_MARGIN"])}
-
-
-def count_value(key, text):
-    """A whole number of 0 or more from an option's text (TOP=, STACK_MARGIN=)."""
-    try:
-        value = int(str(text).strip(), 0)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise UserError(f"{key}={text} is not valid; give a whole number of 0 or more "
-                        f"(the default is {key}={OPTIONS_BY_KEY[key].default}).")
-    return value
 
 
 def run(elf_path, values, map_path=None, stream=None):

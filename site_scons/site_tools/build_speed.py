@@ -1,0 +1,108 @@
+"""SCons tool: what keeps the build quick (docs/build-speed.md).
+
+    env.Tool("build_speed")        # after arm_none_eabi; reads env["TEENSY_OPTIONS"]
+    env.Append(THIRD_PARTY_CPPPATH=[...], THIRD_PARTY_STAMPS=[...])
+    kernel_env = env.WithPrecompiledHeader("tflm_kernels_pch.h", ["a.h", "b.h"])
+
+- The shared object cache (CacheDir; CACHE= moves or disables it).
+- The compiler wrapper (CCACHE=1, CC_WRAPPER=distcc) inside $( $), so
+  turning it on or off changes no command signature: SCons rebuilds nothing.
+- Third-party include directories (THIRD_PARTY_CPPPATH) reach the compiler
+  but not SCons' header scanner: their headers change only with `scons deps`,
+  so the dependencies' stamps stand for them, and a no-op build does not
+  re-check thousands of headers.
+- Precompiled headers: most of a TFLM kernel's compile time is parsing
+  flatbuffers' schema_generated.h; compiled once per configuration, it is
+  mapped in by every kernel.
+"""
+import os
+
+from SCons.Builder import ListEmitter
+from SCons.Errors import SConsEnvironmentError
+from SCons.Script import Action, GetOption
+
+from teensyml import build_speed
+from teensyml.errors import UserError
+from teensyml.user_cache import user_cache
+
+COMPILE_COMMANDS = ("CCCOM", "CXXCOM", "ASPPCOM")
+# Every object of an environment with third-party includes depends on this.
+THIRD_PARTY_INCFLAGS = "${_concat(INCPREFIX, THIRD_PARTY_CPPPATH, INCSUFFIX, __env__, RDirs, " \
+                       "TARGET, SOURCE)}"
+PCH_COMMAND = "$CXX -o $TARGET -x c++-header -c $CXXFLAGS $CCFLAGS $_CCCOMCOM $SOURCE"
+
+
+def _object_dependencies(target, source, env):
+    """Emitter of every object builder: the stamps of the third-party
+    sources it includes, and the precompiled header it uses."""
+    if env.get("THIRD_PARTY_CPPPATH"):
+        env.Depends(target, env["THIRD_PARTY_STAMPS"])
+    if env.get("PCH_NODES"):
+        header, gch = env["PCH_NODES"]
+        env.Depends(target, header)     # what -include reads, by content
+        if "ninja" in GetOption("experimental"):
+            env.Depends(target, gch)    # the ninja generator drops order-only inputs
+        else:
+            # Built first, but not a signature input: the .gch is a cache of
+            # the header's parse; a cached object must not hinge on its bytes.
+            env.Requires(target, gch)
+    return target, source
+
+
+def with_precompiled_header(env, target, includes):
+    """A clone of `env` whose C++ objects start with `includes` (header
+    paths as #include spells them), precompiled into target.gch."""
+    header = env.GeneratedText(target, "".join(f'#include "{path}"\n' for path in includes))
+    # GCC looks for the .gch beside the header that -include names.
+    gch = env.Command(header[0].dir.File(header[0].name + ".gch"), header,
+                      Action(PCH_COMMAND, env.QuietLine("PCH")), PCHFLAGS=[])
+    env.Depends(gch, env.get("THIRD_PARTY_STAMPS", []))
+    clone = env.Clone(PCH_NODES=(header[0], gch[0]))
+    # -Winvalid-pch: say so if the .gch stops matching the flags (the build
+    # would still be right, only slower).
+    # (A path from the top directory, where the compiler runs: an absolute one
+    # would tie every kernel's signature, and so the object cache, to the checkout.)
+    clone.Append(PCHFLAGS=["-include", header[0].path, "-Winvalid-pch"])
+    return clone
+
+
+def _use_cache_directory(env, path):
+    """CacheDir(path), creating its parents first (SCons creates only the
+    last level, atomically) and turning a failure into one clear message."""
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        env.CacheDir(path)
+    except (OSError, SConsEnvironmentError) as error:
+        reason = getattr(error, "__cause__", None) or error
+        raise UserError(f"Cannot create the object cache {path}: {reason}. Give a writable "
+                        f"directory with CACHE=<dir>, or build without a cache with "
+                        f"CACHE=0.") from None
+
+
+def generate(env):
+    values = env["TEENSY_OPTIONS"]
+    cache = build_speed.cache_directory(values["CACHE"], user_cache())
+    if cache:
+        _use_cache_directory(env, cache)
+    wrapper = build_speed.compiler_wrapper(values["CCACHE"], values["CC_WRAPPER"])
+    env["COMPILER_WRAPPER"] = list(wrapper.words)
+    env["ENV"].update(wrapper.environment)
+    for command in COMPILE_COMMANDS:
+        env[command] = "$( $COMPILER_WRAPPER $) " + env[command]
+    env.SetDefault(THIRD_PARTY_CPPPATH=[], THIRD_PARTY_STAMPS=[], PCHFLAGS=[])
+    env["_CPPINCFLAGS"] = env["_CPPINCFLAGS"] + " " + THIRD_PARTY_INCFLAGS
+    env.Append(CXXFLAGS=["$PCHFLAGS"])
+    for builder in ("StaticObject", "SharedObject"):
+        emitters = env["BUILDERS"][builder].emitter
+        for suffix, emitter in list(emitters.items()):
+            emitters[suffix] = ListEmitter([emitter, _object_dependencies])
+    env.AddMethod(with_precompiled_header, "WithPrecompiledHeader")
+
+
+def exists(env):
+    try:
+        build_speed.compiler_wrapper(env["TEENSY_OPTIONS"]["CCACHE"],
+                                     env["TEENSY_OPTIONS"]["CC_WRAPPER"])
+        return True
+    except (KeyError, UserError):
+        return False

@@ -1,0 +1,216 @@
+/*
+ * Our implementation of CMSIS-NN's arm_nn_mat_mult_kernel_s8_s16(), the
+ * matrix multiplication behind arm_convolve_s8() on a Cortex-M7 without MVE
+ * (declared in CMSIS-NN's arm_nnsupportfunctions.h). The build compiles this
+ * file instead of CMSIS-NN's file of the same name (TUNED_KERNELS=1, the
+ * default with USE_CMSIS_NN=1; docs/kernels.md).
+ *
+ * The arithmetic is CMSIS-NN's, so the results are the same bit for bit: per
+ * output, the bias plus the int8 weights times the int16 im2col column (its
+ * input offset already added), requantized to the value CMSIS-NN's
+ * arm_nn_requantize() gives (double rounding), offset and clamped
+ * (tests/test_cmsis_nn_tuned.py checks it against CMSIS-NN's). What differs is the code: GCC 12 compiles the
+ * reference loop to 26 instructions per 16 multiply-accumulates (it spills),
+ * this one is 20 (6 loads, 4 SXTB16, 8 SMLAD, the loop count); each output's
+ * requantization takes its channel's constants once for both columns, and a
+ * full int8 output range (a ReLU layer with zero point -128, or none) is one
+ * SSAT instead of two comparisons.
+ *
+ * Layout (as arm_convolve_s8() prepares it): `input_a` holds output_ch rows of
+ * num_col_a weights; `input_b` two columns of aligned_num_col_a int16 values.
+ * In each column the first num_col_a & ~3 values are "unordered": every 4
+ * inputs x0..x3 are stored as x0 x2 x1 x3, which is what SXTB16 makes of a
+ * word of 4 weights (bytes 0 and 2) and of that word rotated by 8 (1 and 3).
+ * The last num_col_a % 4 values are in order. Outputs: channel c of the first
+ * column at out_0[c], of the second at out_0[output_ch + c]; returns out_0 +
+ * 2 * output_ch.
+ */
+#include <arm_acle.h>
+
+#include "arm_nnsupportfunctions.h"
+
+#if !defined(ARM_MATH_DSP) || defined(ARM_MATH_MVEI)
+#error "arm_nn_mat_mult_kernel_s8_s16 here is for DSP cores without MVE (Cortex-M7)"
+#endif
+
+/* One output channel's requantization (arm_nn_requantize(), double rounding),
+ * prepared once for the outputs of both columns. */
+struct channel
+{
+    int32_t multiplier;
+    int32_t left;          /* shift > 0: shift the accumulator left first */
+    int32_t right;         /* shift < 0: divide by 2^-shift, rounding half away from 0 */
+    int32_t mask;          /* 2^right - 1 */
+    int32_t threshold;     /* mask / 2; one more for a negative value */
+};
+
+static inline struct channel channel_of(int32_t multiplier, int32_t shift)
+{
+    struct channel c;
+    c.multiplier = multiplier;
+    c.left = LEFT_SHIFT(shift);
+    c.right = RIGHT_SHIFT(shift);
+    c.mask = (int32_t)((1u << c.right) - 1u);
+    c.threshold = c.mask >> 1;
+    return c;
+}
+
+/* arm_nn_requantize(acc, multiplier, shift), offset and clamped: the same
+ * value, in fewer instructions. The doubling high multiply, (acc * m + 2^30)
+ * >> 31, is SMULL and the rounding bit (bit 30 of the low word) added through
+ * the carry (as upstream CMSIS-NN's #171); the division by 2^right is
+ * arm_nn_divide_by_power_of_two() with its mask and threshold precomputed. */
+static inline __attribute__((always_inline)) int8_t
+output_value(int32_t acc, const struct channel *c, int32_t out_offset, int32_t act_min,
+             int32_t act_max, const int full_range)
+{
+    int32_t low, high;
+    __asm("smull   %[low], %[high], %[x], %[m]   \n"
+          "lsrs    %[low], %[low], #31           \n"
+          "adc     %[high], %[low], %[high], lsl #1 \n"
+          : [low] "=&r"(low), [high] "=&r"(high)
+          : [x] "r"(acc << c->left), [m] "r"(c->multiplier)
+          : "cc");
+    const int32_t remainder = high & c->mask;
+    const int32_t threshold = c->threshold + (int32_t)((uint32_t)high >> 31);
+    int32_t value = (high >> c->right) + (remainder > threshold) + out_offset;
+    if (full_range)            /* act_min -128, act_max 127: one saturation */
+    {
+        return (int8_t)__ssat(value, 8);
+    }
+    value = MAX(value, act_min);
+    return (int8_t)MIN(value, act_max);
+}
+
+/* acc[0..3] += row0.col0, row0.col1, row1.col0, row1.col1 over `blocks` x 4
+ * unordered values; the pointers advance past them. */
+static inline void dot_2x2(const int8_t **row0, const int8_t **row1, const int16_t **col0,
+                           const int16_t **col1, int32_t blocks, int32_t acc[4])
+{
+    int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
+    const int8_t *r0 = *row0, *r1 = *row1;
+    const int16_t *c0 = *col0, *c1 = *col1;
+    int32_t w0, w1, b0, b1, t;
+    __asm volatile(
+        "1:                                 \n"
+        "   ldr     %[w0], [%[r0]], #4       \n"
+        "   ldr     %[b0], [%[c0]], #4       \n"
+        "   ldr     %[b1], [%[c1]], #4       \n"
+        "   sxtb16  %[t], %[w0]              \n"
+        "   smlad   %[a00], %[t], %[b0], %[a00] \n"
+        "   smlad   %[a01], %[t], %[b1], %[a01] \n"
+        "   ldr     %[w1], [%[r1]], #4       \n"
+        "   sxtb16  %[t], %[w1]              \n"
+        "   smlad   %[a10], %[t], %[b0], %[a10] \n"
+        "   smlad   %[a11], %[t], %[b1], %[a11] \n"
+        "   ldr     %[b0], [%[c0]], #4       \n"
+        "   ldr     %[b1], [%[c1]], #4       \n"
+        "   sxtb16  %[t], %[w0], ror #8      \n"
+        "   smlad   %[a00], %[t], %[b0], %[a00] \n"
+        "   smlad   %[a01], %[t], %[b1], %[a01] \n"
+        "   sxtb16  %[t], %[w1], ror #8      \n"
+        "   smlad   %[a10], %[t], %[b0], %[a10] \n"
+        "   smlad   %[a11], %[t], %[b1], %[a11] \n"
+        "   subs    %[n], %[n], #1           \n"
+        "   bne     1b                       \n"
+        : [a00] "+&r"(a00), [a01] "+&r"(a01), [a10] "+&r"(a10), [a11] "+&r"(a11),
+          [r0] "+&r"(r0), [r1] "+&r"(r1), [c0] "+&r"(c0), [c1] "+&r"(c1), [n] "+&r"(blocks),
+          [w0] "=&r"(w0), [w1] "=&r"(w1), [b0] "=&r"(b0), [b1] "=&r"(b1), [t] "=&r"(t)
+        :
+        : "cc", "memory");
+    acc[0] = a00, acc[1] = a01, acc[2] = a10, acc[3] = a11;
+    *row0 = r0, *row1 = r1, *col0 = c0, *col1 = c1;
+}
+
+/* Both columns' outputs of the channel pairs; `full_range` is a constant at
+ * each call, so each gets its own clamp. Returns the channel it stopped at. */
+static inline __attribute__((always_inline)) int32_t
+channel_pairs(const int8_t *input_a, const int16_t *input_b, int32_t output_ch,
+              const int32_t *out_shift, const int32_t *out_mult, int32_t out_offset,
+              int32_t act_min, int32_t act_max, int32_t num_col_a, int32_t aligned_num_col_a,
+              const int32_t *output_bias, int8_t *out_0, const int full_range)
+{
+    int8_t *out_1 = out_0 + output_ch;
+    const int32_t blocks = num_col_a >> 2;
+    const int32_t rest = num_col_a & 3;
+    const int8_t *row = input_a;
+    int32_t ch = 0;
+    for (; ch + 2 <= output_ch; ch += 2, row += 2 * num_col_a)
+    {
+        const int8_t *r0 = row, *r1 = row + num_col_a;
+        const int16_t *c0 = input_b, *c1 = input_b + aligned_num_col_a;
+        const int32_t bias0 = output_bias ? output_bias[ch] : 0;
+        const int32_t bias1 = output_bias ? output_bias[ch + 1] : 0;
+        int32_t acc[4] = {bias0, bias0, bias1, bias1};
+        if (blocks > 0)
+        {
+            dot_2x2(&r0, &r1, &c0, &c1, blocks, acc);
+        }
+        for (int32_t i = 0; i < rest; i++)
+        {
+            acc[0] += r0[i] * c0[i];
+            acc[1] += r0[i] * c1[i];
+            acc[2] += r1[i] * c0[i];
+            acc[3] += r1[i] * c1[i];
+        }
+        for (int32_t k = 0; k < 2; k++)
+        {
+            const struct channel c = channel_of(out_mult[ch + k], out_shift[ch + k]);
+            out_0[ch + k] = output_value(acc[2 * k], &c, out_offset, act_min, act_max,
+                                         full_range);
+            out_1[ch + k] = output_value(acc[2 * k + 1], &c, out_offset, act_min, act_max,
+                                         full_range);
+        }
+    }
+    return ch;
+}
+
+int8_t *arm_nn_mat_mult_kernel_s8_s16(const int8_t *input_a,
+                                      const int16_t *input_b,
+                                      const uint16_t output_ch,
+                                      const int32_t *out_shift,
+                                      const int32_t *out_mult,
+                                      const int32_t out_offset,
+                                      const int16_t activation_min,
+                                      const int16_t activation_max,
+                                      const int32_t num_col_a,
+                                      const int32_t aligned_num_col_a,
+                                      const int32_t *const output_bias,
+                                      int8_t *out_0)
+{
+    int8_t *out_1 = out_0 + output_ch;
+    const int32_t blocks = num_col_a >> 2;
+    const int32_t ch = activation_min == INT8_MIN && activation_max == INT8_MAX
+        ? channel_pairs(input_a, input_b, output_ch, out_shift, out_mult, out_offset,
+                        activation_min, activation_max, num_col_a, aligned_num_col_a,
+                        output_bias, out_0, 1)
+        : channel_pairs(input_a, input_b, output_ch, out_shift, out_mult, out_offset,
+                        activation_min, activation_max, num_col_a, aligned_num_col_a,
+                        output_bias, out_0, 0);
+    if (ch < output_ch)        /* an odd last channel: the plain sums */
+    {
+        const int8_t *row = input_a + ch * num_col_a;
+        const int16_t *c0 = input_b, *c1 = input_b + aligned_num_col_a;
+        int32_t acc0 = output_bias ? output_bias[ch] : 0;
+        int32_t acc1 = acc0;
+        for (int32_t i = 0; i < blocks * 4; i += 4)
+        {
+            /* Unordered columns: weights 0 2 1 3 of each block of four. */
+            static const uint8_t order[4] = {0, 2, 1, 3};
+            for (int32_t k = 0; k < 4; k++)
+            {
+                acc0 += row[i + order[k]] * c0[i + k];
+                acc1 += row[i + order[k]] * c1[i + k];
+            }
+        }
+        for (int32_t i = blocks * 4; i < num_col_a; i++)
+        {
+            acc0 += row[i] * c0[i];
+            acc1 += row[i] * c1[i];
+        }
+        const struct channel c = channel_of(out_mult[ch], out_shift[ch]);
+        out_0[ch] = output_value(acc0, &c, out_offset, activation_min, activation_max, 0);
+        out_1[ch] = output_value(acc1, &c, out_offset, activation_min, activation_max, 0);
+    }
+    return out_0 + 2 * output_ch;
+}
