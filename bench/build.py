@@ -58,9 +58,9 @@ import tempfile
 import time
 import tomllib
 
+import readme_block   # bench/, beside this script
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-README_BEGIN = "<!-- bench/build.py: begin -->"
-README_END = "<!-- bench/build.py: end -->"
 FIRMWARE = ["USE_CMSIS_NN=1"]
 HEX = os.path.join("build", "int8-cmsis_nn", "firmware.hex")
 TFLM = os.path.join("third_party", "tflite-micro")
@@ -499,24 +499,6 @@ def report(results, ninja_on, peer_on):
             + "\n".join(f"- {note}" for note in notes))
 
 
-def write_readme(root, text):
-    path = os.path.join(root, "README.md")
-    with open(path) as stream:
-        readme = stream.read()
-    pattern = re.compile(re.escape(README_BEGIN) + ".*?" + re.escape(README_END), re.S)
-    with open(path, "w") as stream:
-        stream.write(pattern.sub(lambda _: f"{README_BEGIN}\n{text}\n{README_END}", readme))
-
-
-def readme_has_block(root):
-    try:
-        readme = read(os.path.join(root, "README.md"))
-    except FileNotFoundError:
-        return False
-    begin = readme.find(README_BEGIN)
-    return begin >= 0 and readme.find(README_END, begin) > begin
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", default=ROOT,
@@ -535,10 +517,8 @@ def main():
     args = parser.parse_args()
     root = os.path.abspath(args.root)
     touch = os.path.join(root, args.touch)
-    if args.readme and not readme_has_block(root):
-        print(f"bench: {os.path.join(root, 'README.md')} has no {README_BEGIN} ... "
-              f"{README_END} block; add those two lines where the table goes.", file=sys.stderr)
-        return 1
+    if args.readme:
+        readme_block.check(os.path.join(root, "README.md"), "build")
     if not os.path.isfile(touch):
         print(f"bench: --touch {args.touch}: no such file under {root}", file=sys.stderr)
         return 1
@@ -560,7 +540,7 @@ def main():
     text = report(results, ninja_on, peer_on)
     print(text)
     if args.readme:
-        write_readme(root, text)
+        readme_block.replace(os.path.join(root, "README.md"), "build", text)
     return 0
 
 

@@ -24,7 +24,6 @@ objects, so the twelve builds cost four compiles.
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -34,10 +33,10 @@ sys.path.insert(0, os.path.join(ROOT, "site_scons"))
 
 from teensyml import console_protocol, options  # noqa: E402
 
+import readme_block  # noqa: E402 (bench/, beside this script)
+
 INVOKE = "tflite::MicroInterpreter::Invoke"
 MACS = 2_794_240          # the MNIST CNN, batch 1 (DESIGN.md section 3)
-README_BEGIN = "<!-- bench/firmware.py: begin -->"
-README_END = "<!-- bench/firmware.py: end -->"
 
 
 def configurations():
@@ -177,28 +176,20 @@ def size_table(rows):
     return "\n".join(lines)
 
 
-def write_readme(text):
-    path = os.path.join(ROOT, "README.md")
-    with open(path) as stream:
-        readme = stream.read()
-    pattern = re.compile(re.escape(README_BEGIN) + ".*?" + re.escape(README_END), re.S)
-    if not pattern.search(readme):
-        raise SystemExit(f"README.md has no {README_BEGIN} ... {README_END} block")
-    with open(path, "w") as stream:
-        stream.write(pattern.sub(lambda _: f"{README_BEGIN}\n{text}\n{README_END}", readme))
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--readme", action="store_true", help="also update README.md")
     args = parser.parse_args()
+    readme = os.path.join(ROOT, "README.md")
+    if args.readme:
+        readme_block.check(readme, "firmware")
     rows = measure(lambda message: print(message, file=sys.stderr))
     text = table(rows) + "\n\nPer layer, int8 with CMSIS-NN, milliseconds at 600 MHz:\n\n" + \
         layer_table(rows) + "\n\nFirmware sizes (bytes, as `arm-none-eabi-size` counts " \
         "them; text includes the model and the code copied to ITCM):\n\n" + size_table(rows)
     print(text)
     if args.readme:
-        write_readme(text)
+        readme_block.replace(readme, "firmware", text)
     return 0
 
 

@@ -32,9 +32,9 @@ FLOAT_TOLERANCE = 1e-5
 def build(settings):
     run_scons(*(f"{key}={value}" for key, value in settings.items()))
     variant = options.variant_name(options.resolve(settings))
-    found = sorted((ROOT / "build" / variant).glob("**/firmware.hex"))
-    assert found, f"no firmware.hex under build/{variant}"
-    return found[0]
+    path = ROOT / "build" / variant / "firmware.hex"
+    assert path.is_file(), f"no {path}"
+    return path
 
 
 @pytest.fixture(scope="module", params=list(CONFIGURATIONS))

@@ -289,6 +289,21 @@ def test_groups_carry_flags_per_library(fake):
     assert cmsis["cmsis_nn"].language == {"c": 3, "c++": 0}
 
 
+def test_a_cmsis_nn_directory_replaces_files_and_lists_the_originals(fake, tmp_path):
+    own = write_tree(tmp_path / "tuned", {"arm_convolve_s8.c": "// ours\n", "unused.c": ""})
+    tree = tree_of(fake)
+    original = os.path.join(tree.cmsis_nn_root,
+                            "Source/ConvolutionFunctions/arm_convolve_s8.c")
+    plain = {g.name: g for g in tree.groups(["CONV_2D"], "cmsis_nn")}["cmsis_nn"]
+    tuned = {g.name: g for g in tree.groups(["CONV_2D"], "cmsis_nn",
+                                            cmsis_nn_dirs=[str(own)])}["cmsis_nn"]
+    assert original in plain.sources and plain.replaced == ()
+    assert str(own / "arm_convolve_s8.c") in tuned.sources and original not in tuned.sources
+    assert tuned.replaced == (original,)
+    assert not any(path.endswith("unused.c") for path in tuned.sources)
+    assert len(tuned.sources) == len(plain.sources)
+
+
 def test_defines_follow_the_build_type(fake):
     tree = tree_of(fake)
     release = tree.defines("kernels", build="release")

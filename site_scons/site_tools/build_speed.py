@@ -100,9 +100,4 @@ def generate(env):
 
 
 def exists(env):
-    try:
-        build_speed.compiler_wrapper(env["TEENSY_OPTIONS"]["CCACHE"],
-                                     env["TEENSY_OPTIONS"]["CC_WRAPPER"])
-        return True
-    except (KeyError, UserError):
-        return False
+    return True

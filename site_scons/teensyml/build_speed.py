@@ -95,4 +95,3 @@ def changed(dependency, target, prev_ni, repo_node=None):
     if dependency.has_builder():
         return dependency.changed_content(target, prev_ni, repo_node)
     return dependency.changed_timestamp_then_content(target, prev_ni, repo_node)
-

@@ -24,12 +24,15 @@ from __future__ import annotations   # np.ndarray annotations stay unevaluated
 import json
 import os
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from .atomic_file import atomic_write, write_text
 from .errors import UserError
 
 # numpy is imported where it is used: SCons imports this module to name the
 # file, and a no-op build must not pay numpy's import time.
+if TYPE_CHECKING:
+    import numpy as np
 NPZ_NAME = "test_digits.npz"
 INDEX_NAME = "test_digits.json"
 BUILTIN_LABEL = 8

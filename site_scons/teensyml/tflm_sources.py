@@ -123,6 +123,8 @@ class SourceGroup:
     optimization: str              # "-Os" or "-O2"
     unity: bool = False            # known to compile as one translation unit
     language: dict = field(default_factory=dict)   # {"c": n, "c++": n}
+    replaced: tuple = ()           # sources a directory of ours replaced (still wanted
+                                   # under another name: site_scons' cmsis_nn SConscript)
 
 
 class TflmTree:
@@ -261,14 +263,21 @@ class TflmTree:
         return defines
 
     def groups(self, ops, kernels="reference", build="release", target_dirs=None,
-               strip_error_strings=False, device_header=None):
+               strip_error_strings=False, device_header=None, cmsis_nn_dirs=()):
         """Everything to compile for a model, as SourceGroups: core, kernels
-        and, with kernels="cmsis_nn", cmsis_nn."""
+        and, with kernels="cmsis_nn", cmsis_nn. Files in `cmsis_nn_dirs`
+        replace CMSIS-NN files of the same name, as `target_dirs` do core
+        files; the cmsis_nn group lists the originals as `replaced`."""
         names = ["core", "kernels"] + (["cmsis_nn"] if kernels == "cmsis_nn" else [])
         sources = {"core": self.core_sources(target_dirs),
                    "kernels": self.kernel_sources(ops, kernels)}
+        replaced = {}
         if kernels == "cmsis_nn":
-            sources["cmsis_nn"] = self.cmsis_nn_sources(ops)
+            originals = self.cmsis_nn_sources(ops)
+            sources["cmsis_nn"] = originals
+            for directory in cmsis_nn_dirs:
+                sources["cmsis_nn"] = specialize(sources["cmsis_nn"], directory)
+            replaced["cmsis_nn"] = tuple(sorted(set(originals) - set(sources["cmsis_nn"])))
         result = []
         for name in names:
             files = sources[name]
@@ -278,7 +287,8 @@ class TflmTree:
                                    device_header)),
                 OPTIMIZATION[name], name in UNITY_GROUPS,
                 {"c": sum(f.endswith(".c") for f in files),
-                 "c++": sum(not f.endswith(".c") for f in files)}))
+                 "c++": sum(not f.endswith(".c") for f in files)},
+                replaced.get(name, ())))
         return result
 
     # --- the index ---------------------------------------------------------------

@@ -19,11 +19,10 @@ region's data wait states per data access. The defaults come from
 memory_map (FlexSPI flash 20, OCRAM 4, TCM 0); caches, pipelining, branch
 penalties and bus contention are not modelled.
 """
+import ctypes
 from collections import Counter
 from dataclasses import dataclass
 from operator import mul
-
-import ctypes
 
 import numpy as np
 import unicorn
