@@ -3,14 +3,16 @@
 
 For float32/int8 x reference/CMSIS-NN kernels x ITCM=none/kernels/all (the
 arena in DTCM, the weights in flash), plus int8 + CMSIS-NN with the weights
-in DTCM: build with scons, run command `2` (the built-in digit) in the
-emulator's measuring mode (every data access charged its region's wait
-states), and print one markdown table:
+in DTCM and in OCRAM: build with scons, run command `2` (the built-in digit)
+in the emulator under the calibrated timing model (caches, FlexSPI, the
+dual-issue core: bench/calibration.py says how well it predicts a board), and
+print one markdown table:
 
   instructions inside MicroInterpreter::Invoke, modelled cycles and
   milliseconds at 600 MHz, the share of those instructions fetched from
-  flash, the cycles of the two largest layers, the image's FLASH/ITCM/DTCM/
-  OCRAM bytes, and the change in cycles against ITCM=none.
+  flash, where the cycles went (instruction fetch and data stalls), the
+  two largest layers, the image's FLASH/ITCM/DTCM/OCRAM bytes, and the change
+  in cycles against ITCM=none.
 
 It also checks that placement never changes results: every placement of a
 model and kernel set must print the same ten outputs as its ITCM=none build.
@@ -45,6 +47,7 @@ def configurations():
             for itcm in ("none", "kernels", "all"):
                 yield {"MODEL": model, "USE_CMSIS_NN": cmsis_nn, "ITCM": itcm}
     yield {"MODEL": "int8", "USE_CMSIS_NN": "1", "ITCM": "kernels", "MODEL_MEM": "dtcm"}
+    yield {"MODEL": "int8", "USE_CMSIS_NN": "1", "ITCM": "kernels", "MODEL_MEM": "ocram"}
     # CMSIS-NN's own files instead of ours (src/cmsis_nn_tuned/): what they gain.
     yield {"MODEL": "int8", "USE_CMSIS_NN": "1", "ITCM": "kernels", "TUNED_KERNELS": "0"}
 
@@ -61,7 +64,7 @@ def emulate(variant_dir):
         result = subprocess.run(
             [sys.executable, os.path.join(ROOT, "tools", "emulate.py"),
              os.path.join(variant_dir, "firmware.hex"), "--headless", "--send", "2",
-             "--until", r"predicted: \d", "--max-seconds", "120", "--measure",
+             "--until", r"predicted: \d", "--max-seconds", "120", "--timing", "calibrated",
              "--between", INVOKE, "--stats-json", stats.name],
             capture_output=True, text=True, check=True)
         counters = json.load(open(stats.name))
@@ -125,6 +128,7 @@ def measure(log):
         rows.append({"configuration": label(settings), "settings": settings,
                      "instructions": between["instructions"],
                      "cycles": cycles, "flash_share": flash_share, "layers": result.layers,
+                     "calibrated": between["calibrated"],
                      "bytes": region_bytes(variant_dir),
                      "sizes": berkeley_sizes(os.path.join(variant_dir, "firmware.elf")),
                      "change": cycles / baseline[key] - 1.0, "host": host})
@@ -132,16 +136,20 @@ def measure(log):
 
 
 def table(rows):
-    lines = ["| configuration | instructions (per MAC) | cycles | ms @600 MHz | flash fetches "
-             "| largest layers (cycles) | FLASH / ITCM / DTCM / OCRAM bytes | vs ITCM=none |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| configuration | instructions (per MAC) | cycles (per MAC) | ms @600 MHz "
+             "| flash fetches | fetch / data stall cycles | largest layers (cycles) "
+             "| FLASH / ITCM / DTCM / OCRAM bytes | vs ITCM=none |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
         largest = sorted(row["layers"], key=lambda layer: -layer.cycles)[:2]
         layers = ", ".join(f"{layer.index} {layer.op} {layer.cycles:,}" for layer in largest)
         sizes = " / ".join(f"{row['bytes'][name]:,}" for name in ("FLASH", "ITCM", "DTCM", "OCRAM"))
+        stalls = row["calibrated"]
         lines.append(f"| {row['configuration']} | {row['instructions']:,} "
                      f"({row['instructions'] / MACS:.2f}) | {row['cycles']:,} "
+                     f"({row['cycles'] / MACS:.2f}) "
                      f"| {row['cycles'] / 600e3:.2f} | {100 * row['flash_share']:.2f}% "
+                     f"| {stalls['fetch_stall']:,} / {stalls['data_stall']:,} "
                      f"| {layers} | {sizes} | {100 * row['change']:+.1f}% |")
     return "\n".join(lines)
 

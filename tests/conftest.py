@@ -17,7 +17,7 @@ def third_party_ready():
     sys.path.insert(0, str(ROOT / "site_scons"))
     from teensyml import deps
     manifest = deps.load_manifest(THIRD_PARTY / "manifest.toml")
-    return all(deps.problem(dep, THIRD_PARTY) is None for dep in manifest)
+    return all(deps.problem(dep, THIRD_PARTY) is None for dep in deps.required(manifest))
 
 
 requires_third_party = pytest.mark.skipif(not third_party_ready(), reason=NEEDS_DEPS_REASON)

@@ -185,8 +185,12 @@ def test_manifest_errors_are_clear(tmp_path):
 def test_project_manifest_pins_every_dependency():
     manifest = deps.load_manifest(deps.Path(__file__).parent.parent / "third_party"
                                   / "manifest.toml")
-    assert {d.name for d in manifest} == {"tflite-micro", "CMSIS-NN", "CMSIS_6",
-                                          "flatbuffers", "gemmlowp", "ruy", "mcux-sdk"}
+    assert {d.name for d in deps.required(manifest)} == {
+        "tflite-micro", "CMSIS-NN", "CMSIS_6", "flatbuffers", "gemmlowp", "ruy", "mcux-sdk"}
+    # The calibration benchmark's sources are optional: `scons deps` and the
+    # build leave them alone.
+    assert {d.name for d in manifest if d.optional} == {"coremark",
+                                                         "imxrt1062-tflite-micro-mnist"}
 
 
 def test_scons_deps_with_a_bad_mirror_fails_clearly(tmp_path):
@@ -204,3 +208,29 @@ def test_build_without_dependencies_names_scons_deps(tmp_path):
     assert "Run `scons deps`" in result.stderr
     assert "tflite-micro is missing" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_optional_dependency_is_fetched_only_when_named(world):
+    extra_commit = make_repo(world["mirror"] / "extra", {"bench.c": "int main(void){}\n"})
+    with open(world["manifest"], "a") as stream:
+        stream.write(f'\n[extra]\nurl = "https://example.invalid/extra"\n'
+                     f'commit = "{extra_commit}"\npaths = ["bench.c"]\noptional = "a bench"\n')
+    manifest = deps.load_manifest(world["manifest"])
+    assert sorted(fetch(world)) == ["lib", "tool"]
+    assert not (world["third_party"] / "extra").exists()
+    deps.check(deps.required(manifest), world["third_party"])     # complete without it
+    assert fetch(world, names=["extra"]) == ["extra"]
+    assert (world["third_party"] / "extra" / "bench.c").is_file()
+    with pytest.raises(UserError, match="No dependency called nope.*extra, lib, tool"):
+        fetch(world, names=["nope"])
+
+
+def test_a_commit_with_an_unreadable_file_is_one_clear_error(world):
+    """A repository missing a blob (a partial mirror) fails in git archive;
+    the tar stream ends early: one UserError naming git's complaint."""
+    lib = world["mirror"] / "lib"
+    blob = git(lib, "rev-parse", "HEAD:src/lib.c")
+    (lib / ".git" / "objects" / blob[:2] / blob[2:]).unlink()
+    with pytest.raises(UserError, match="Extracting lib failed: .*"):
+        fetch(world)
+    assert not (world["third_party"] / "lib").exists()

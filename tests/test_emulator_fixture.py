@@ -69,7 +69,7 @@ def emulate(*arguments, timeout=60):
 
 @pytest.mark.parametrize("kind", ["hex", "elf"])
 def test_boots_from_the_ivt(fixture_firmware, kind, native):
-    machine, stop = boot(fixture_firmware, b"h", kind, native=native)
+    machine, stop = boot(fixture_firmware, b"h", kind, native=native, timing="simple")
     assert stop.reason == "idle", stop.message
     assert machine.console.text().startswith("fixture: boot ok data ok\r\n")
     assert "fixture: hello" in machine.console.text()
@@ -251,7 +251,7 @@ def test_firmware_cycles_are_instructions_plus_wait_states(fixture_firmware, mea
     image, symbols = load_firmware(str(fixture_firmware["elf"]))
     wait_states = WaitStates.defaults()
     machine = Machine(image, symbols, ScriptedConsole(b"c"), wait_states, measure=measure,
-                      native=native)
+                      native=native, timing="simple")
     oracle = CycleOracle(machine, wait_states, data=measure)
     machine.run(max_seconds=60)
     reported = int(HOT_LINE.search(machine.console.text()).group(2))
@@ -261,10 +261,10 @@ def test_firmware_cycles_are_instructions_plus_wait_states(fixture_firmware, mea
 
 def test_wait_states_are_configurable(fixture_firmware):
     flat = emulate(fixture_firmware["hex"], "--headless", "--send", "c",
-                   "--wait-states", "FLASH:0/0,OCRAM:0/0", "--between", HOT_FUNCTION,
+                   "--timing", "simple", "--wait-states", "FLASH:0/0,OCRAM:0/0", "--between", HOT_FUNCTION,
                    "--stats")
     slow = emulate(fixture_firmware["hex"], "--headless", "--send", "c",
-                   "--wait-states", "FLASH:40/40", "--between", HOT_FUNCTION, "--stats")
+                   "--timing", "simple", "--wait-states", "FLASH:40/40", "--between", HOT_FUNCTION, "--stats")
     assert flat.returncode == slow.returncode == 0, flat.stderr + slow.stderr
     flat_cycles = int(HOT_LINE.search(flat.stdout).group(2))
     slow_cycles = int(HOT_LINE.search(slow.stdout).group(2))
@@ -284,7 +284,7 @@ def test_bad_wait_state_spec_is_refused():
 
 def hot_loop_counts(firmware, native):
     image, symbols = load_firmware(str(firmware["elf"]))
-    machine = Machine(image, symbols, ScriptedConsole(b"c"), native=native)
+    machine = Machine(image, symbols, ScriptedConsole(b"c"), native=native, timing="simple")
     marker = machine.add_marker(HOT_FUNCTION)
     machine.run(max_seconds=60)
     return marker.counts(), int(HOT_LINE.search(machine.console.text()).group(2))
@@ -333,7 +333,7 @@ class InstructionOracle:
 
 def test_counts_agree_with_an_instruction_by_instruction_count(fixture_firmware, native):
     image, symbols = load_firmware(str(fixture_firmware["elf"]))
-    machine = Machine(image, symbols, ScriptedConsole(b"hbch"), native=native)
+    machine = Machine(image, symbols, ScriptedConsole(b"hbch"), native=native, timing="simple")
     oracle = InstructionOracle(machine.uc)
     machine.run(max_seconds=60)
     assert oracle.skipped > 0            # the path does have failing IT conditions
@@ -406,3 +406,40 @@ def test_pty_link_names_the_terminal(fixture_firmware, tmp_path):
         process.send_signal(signal.SIGINT)
         process.wait(timeout=20)
     assert not link.exists()
+
+
+def calibrated_hot_loop(firmware):
+    from teensyml.emulator.native import library
+    if library()[0] is None:
+        pytest.skip(f"the calibrated model needs the C hooks: {library()[1]}")
+    image, symbols = load_firmware(str(firmware["elf"]))
+    machine = Machine(image, symbols, ScriptedConsole(b"c"), timing="calibrated")
+    marker = machine.add_marker(HOT_FUNCTION)
+    assert machine.run(max_seconds=60).reason == "idle"
+    return marker.counts(), int(HOT_LINE.search(machine.console.text()).group(2))
+
+
+def test_calibrated_cycle_counter_reads_the_model_to_the_instruction(fixture_firmware,
+                                                                    fixture_in_itcm):
+    """The firmware's DWT window (around the call) holds the marker's window
+    (entry to return), a few instructions more and at most two reads of code
+    from flash (main's and cycle_counter_read's, in other lines; the fixture
+    leaves the caches off: each a new FlexSPI burst, 200 + 640 cycles at its
+    60 MHz, the fixed clocks, the hand-over).
+    Its loop in flash is fetched through the FlexSPI buffer on every pass; in
+    ITCM it never waits."""
+    in_flash, flash_cycles = calibrated_hot_loop(fixture_firmware)
+    in_itcm, itcm_cycles = calibrated_hot_loop(fixture_in_itcm)
+    caller_line = 200 + 640 + 40 + 12
+    for counts, reported in ((in_flash, flash_cycles), (in_itcm, itcm_cycles)):
+        assert counts.model == "calibrated"
+        assert counts.cycles <= reported < counts.cycles + 60 + 2 * caller_line
+    assert in_itcm.breakdown()["fetch_stall"] == 0
+    flash = in_flash.breakdown()
+    assert flash["icache_hits"] == flash["icache_misses"] == 0
+    # Every block of the loop is an uncached fetch that the FlexSPI buffer
+    # already holds: a hand-over (12 cycles) each and nothing more. (The other
+    # uncached accesses are the function's data reads from flash.)
+    fetches = flash["uncached"] - in_flash.data[0]
+    assert fetches > 1000 and flash["fetch_stall"] == fetches * 12
+    assert itcm_cycles < flash_cycles

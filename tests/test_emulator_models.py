@@ -88,6 +88,8 @@ def test_bring_up_status_bits_read_done():
     pll_arm = mm.CCM_ANALOG_BASE
     bus.write(pll_arm + 0x8, 4, 1 << 12)                  # PLL_ARM_CLR: POWERDOWN
     assert bus.read(pll_arm, 4) & (1 << 31)                # LOCK
+    assert bus.read(pll_arm, 4) & 0x7F == 0x63              # reset DIV_SELECT
+    bus.write(pll_arm + 0x8, 4, 0x7F)                       # PLL_ARM_CLR: DIV_SELECT
     bus.write(pll_arm + 0x4, 4, 0x64)                       # PLL_ARM_SET: DIV_SELECT
     assert bus.read(pll_arm, 4) & 0x7F == 0x64
     assert bus.read(mm.DCDC_BASE, 4) & (1 << 31)            # STS_DC_OK
@@ -95,6 +97,16 @@ def test_bring_up_status_bits_read_done():
     assert bus.read(mm.CCM_BASE + 0x48, 4) == 0             # CDHIPR: no handshake busy
     bus.write(mm.WDOG1_BASE, 2, 0x0030 & ~0x4)              # 16-bit watchdog register
     assert bus.read(mm.WDOG1_BASE, 2) == 0x0030
+
+
+def test_the_boot_rom_leaves_pll3_running_at_480_mhz():
+    """A firmware that keeps the ROM's clocks (the SDK's XIP_EXTERNAL_FLASH=1)
+    computes its UART clock from PLL3: enabled, powered, not bypassed, DIV_SELECT
+    0 (20 x 24 MHz), locked."""
+    bus = PeripheralBus(standard_models(FlexRam(core())), lambda *_: None)
+    pll_usb1 = bus.read(mm.CCM_ANALOG_BASE + 0x10, 4)
+    assert pll_usb1 & (1 << 13) and pll_usb1 & (1 << 12) and pll_usb1 & (1 << 31)
+    assert not pll_usb1 & (1 << 16) and pll_usb1 & 0x3 == 0
 
 
 # --- LPUART2 --------------------------------------------------------------------------------
@@ -248,7 +260,7 @@ def test_marker_sums_calls_and_resolves_names(fixture_firmware):
         symbols.resolve_function("no_such_function")
     counts = []
     for commands in (b"c", b"ccc"):
-        machine = Machine(image, symbols, ScriptedConsole(commands))
+        machine = Machine(image, symbols, ScriptedConsole(commands), timing="simple")
         marker = machine.add_marker("fixture_hot_loop")
         machine.run(max_seconds=60)
         counts.append(marker.counts())
@@ -267,7 +279,7 @@ def test_c_table_grows_and_counts_as_the_python_hooks(fixture_firmware, monkeypa
     results = []
     for native in (False, True):
         monkeypatch.setattr(blocktables, "INITIAL_CAPACITY", 16)
-        machine = Machine(image, symbols, ScriptedConsole(b"hbc"), native=native)
+        machine = Machine(image, symbols, ScriptedConsole(b"hbc"), native=native, timing="simple")
         marker = machine.add_marker("fixture_hot_loop")
         machine.run(max_seconds=60)
         results.append((machine.counters.executions(), marker.counts(),
@@ -371,7 +383,7 @@ def test_counting_data_accesses_keeps_it_blocks_right(assemble, native):
         movls r0, #0
         bx lr
     """)
-    machine = Machine(tiny_image(code), measure=True, native=native)
+    machine = Machine(tiny_image(code), measure=True, native=native, timing="simple")
     assert machine.run(max_seconds=10).reason == "breakpoint"
     assert machine.uc.reg_read(unicorn.arm_const.UC_ARM_REG_R3) == 7 + 0x14
     assert machine.counts().data[3] == 4          # OCRAM: two stores, two loads
@@ -390,7 +402,7 @@ def test_marker_survives_a_stop_request_at_its_entry_and_return(fixture_firmware
     start, _ = symbols.resolve_function("fixture_hot_loop")
     results = []
     for inject in (False, True):
-        machine = Machine(image, symbols, ScriptedConsole(b"ccc"), native=native)
+        machine = Machine(image, symbols, ScriptedConsole(b"ccc"), native=native, timing="simple")
         if inject:       # between the counting hook and the marker's hooks
             block_hook(machine.uc, lambda *_: machine.counters.stop.__setitem__(0, 1))
         marker = machine.add_marker("fixture_hot_loop")

@@ -38,6 +38,9 @@ class Dependency:
     commit: str
     paths: tuple
     patches: tuple = field(default=())
+    # Who needs it, when not the firmware (e.g. "bench/calibration.py"): an
+    # optional dependency is fetched only when named, and never checked by `scons`.
+    optional: str = ""
 
     def stamp(self):
         """What third_party/<name>/ must record to count as this dependency."""
@@ -65,7 +68,8 @@ def load_manifest(path):
             raise UserError(f"{path}: [{name}] commit must be a full 40-digit "
                             f"lowercase hex commit id, not {commit!r}.")
         patches = tuple(Patch(p["from"], p["path"]) for p in entry.get("patches", ()))
-        deps.append(Dependency(name, entry["url"], commit, tuple(entry["paths"]), patches))
+        deps.append(Dependency(name, entry["url"], commit, tuple(entry["paths"]), patches,
+                               str(entry.get("optional", ""))))
     names = {dep.name for dep in deps}
     for dep in deps:
         for patch in dep.patches:
@@ -73,6 +77,22 @@ def load_manifest(path):
                 raise UserError(f"{path}: a patch of [{dep.name}] comes from "
                                 f"[{patch.source}], which the manifest does not list.")
     return deps
+
+
+def required(deps):
+    """The dependencies the firmware needs (those `scons deps` fetches)."""
+    return [dep for dep in deps if not dep.optional]
+
+
+def select(deps, names):
+    """The dependencies called `names` (any, optional ones included), in
+    manifest order; an unknown name is a UserError listing the known ones."""
+    known = {dep.name for dep in deps}
+    unknown = sorted(set(names) - known)
+    if unknown:
+        raise UserError(f"No dependency called {', '.join(unknown)} in the manifest; "
+                        f"it lists {', '.join(sorted(known))}.")
+    return [dep for dep in deps if dep.name in names]
 
 
 # --- state of third_party/ ----------------------------------------------------
@@ -189,10 +209,13 @@ def _extract(git_dir, dep, destination):
         ["git", "--git-dir", str(git_dir), "archive", "--format=tar", dep.commit, "--"]
         + list(dep.paths), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     count = 0
-    with tarfile.open(fileobj=archive.stdout, mode="r|") as tar:
-        for member in tar:
-            tar.extract(member, destination, filter="data")
-            count += member.isfile()
+    try:
+        with tarfile.open(fileobj=archive.stdout, mode="r|") as tar:
+            for member in tar:
+                tar.extract(member, destination, filter="data")
+                count += member.isfile()
+    except tarfile.TarError:
+        archive.kill()          # git's own message below says what it could not read
     error = archive.stderr.read().decode().strip()
     if archive.wait() != 0:
         raise UserError(f"Extracting {dep.name} failed: {error}. Check the paths listed "
@@ -242,13 +265,16 @@ def install(dep, sources, third_party, log):
     log(f"deps: {dep.name} {dep.commit[:12]}: {count} files")
 
 
-def fetch_all(deps, third_party, mirror=None, cache_dir=None, force=False, log=print):
-    """Bring every dependency of the manifest into `third_party`. Dependencies
-    already at their pinned commit are left alone unless `force`."""
+def fetch_all(deps, third_party, mirror=None, cache_dir=None, force=False, log=print,
+              names=None):
+    """Bring the dependencies of the manifest `deps` into `third_party`: the
+    required ones, or those called `names` (optional ones included).
+    Dependencies already at their pinned commit are left alone unless `force`."""
     third_party = Path(third_party)
     third_party.mkdir(parents=True, exist_ok=True)
     remove_leftovers(third_party)
-    todo = [dep for dep in deps if force or problem(dep, third_party)]
+    wanted = required(deps) if names is None else select(deps, names)
+    todo = [dep for dep in wanted if force or problem(dep, third_party)]
     if not todo:
         log("deps: all third-party sources are at their pinned commits")
         return []

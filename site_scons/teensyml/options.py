@@ -110,15 +110,20 @@ OPTIONS = (
            "0: no limit", "0", kind="str", group="emulate"),
     Option("MAX_INSTRUCTIONS", "stop once this many instructions ran (exit status 4); "
            "0: no limit", "0", kind="str", group="emulate"),
-    Option("MEASURE", "count every data access by memory region and charge its wait "
-           "states (slower)", False, kind="bool", group="emulate"),
+    Option("TIMING", "cycle model: calibrated (caches, FlexSPI, dual-issue core; "
+           "docs/emulator.md) or simple (instructions plus wait states per region)",
+           "calibrated", kind="enum", choices=("calibrated", "simple"), group="emulate"),
+    Option("MEASURE", "with TIMING=simple: count every data access by memory region and "
+           "charge its wait states (slower); TIMING=calibrated always does", False,
+           kind="bool", group="emulate"),
     Option("BETWEEN", "also count from entry to return of this function (e.g. "
            "tflite::MicroInterpreter::Invoke); several: separate with ;", "", kind="str",
            group="emulate"),
     Option("PROFILE", "with STATS=1: list the N functions that ran most instructions",
            "0", kind="str", group="emulate"),
-    Option("WAIT_STATES", "cycle model: wait states per region as REGION:fetch/data, "
-           "e.g. FLASH:30/30,OCRAM:2/2 (defaults in docs/emulator.md)", "", kind="str",
+    Option("WAIT_STATES", "with TIMING=simple: wait states per region as "
+           "REGION:fetch/data, e.g. FLASH:30/30,OCRAM:2/2 (defaults in docs/emulator.md)",
+           "", kind="str",
            group="emulate"),
     # --- scons size-report ------------------------------------------------------
     Option("FORMAT", "report format", "text", kind="enum",

@@ -87,9 +87,12 @@ def parser():
                           help="print the counters at exit (stderr)")
     counting.add_argument("--stats-json", metavar="PATH",
                           help="write the counters as JSON to PATH at exit")
+    counting.add_argument("--timing", choices=("calibrated", "simple"), default="calibrated",
+                          help="cycle model: calibrated (caches, FlexSPI, dual-issue core; "
+                               "the default) or simple (instructions plus wait states)")
     counting.add_argument("--measure", action="store_true",
-                          help="count every data access by region and charge its wait "
-                               "states (slower)")
+                          help="with --timing simple: count every data access by region and "
+                               "charge its wait states (slower); calibrated always does")
     counting.add_argument("--between", metavar="FUNCTION", action="append", default=[],
                           help="also count from entry to return of FUNCTION (a name such as "
                                "tflite::MicroInterpreter::Invoke, or an address), over all "
@@ -133,7 +136,8 @@ def main(argv=None):
 
     console = make_console(args, stdout)
     try:
-        machine = Machine(image, symbols, console, wait_states, args.measure, report=note)
+        machine = Machine(image, symbols, console, wait_states, args.measure, report=note,
+                          timing=args.timing)
         for query in args.between:
             machine.add_marker(query)
         if args.pty:
@@ -181,7 +185,7 @@ def options_argv(values, firmware):
     if values.get("HEADLESS") or values.get("SEND") or values.get("EXPECT"):
         argv.append("--headless")
     for key, flag in (("SEND", "--send"), ("EXPECT", "--until"),
-                      ("WAIT_STATES", "--wait-states")):
+                      ("WAIT_STATES", "--wait-states"), ("TIMING", "--timing")):
         if values.get(key):
             argv += [flag, values[key]]
     for key, flag in (("MAX_SECONDS", "--max-seconds"),

@@ -13,11 +13,14 @@ accesses are counted only in measuring mode (`measure=True`): a hook on every
 load and store in the four memory regions (in C: cheap; in Python: several
 times slower than the run itself).
 
-The cycle model (what DWT CYCCNT reads): one cycle per instruction, plus the
-region's fetch wait states per instruction, plus (measuring mode) the
-region's data wait states per data access. The defaults come from
-memory_map (FlexSPI flash 20, OCRAM 4, TCM 0); caches, pipelining, branch
-penalties and bus contention are not modelled.
+Two cycle models (what DWT CYCCNT reads):
+- simple (TIMING=simple): one cycle per instruction, plus the region's fetch
+  wait states per instruction, plus (measuring mode) the region's data wait
+  states per data access. The defaults come from memory_map (FlexSPI flash
+  20, OCRAM 4, TCM 0); no caches, pipeline or branch penalties.
+- calibrated (TIMING=calibrated, timing/): the dual-issue core, branch
+  prediction, both caches, FlexSPI and OCRAM line fills. It always measures
+  data accesses, and its hooks count them.
 """
 import ctypes
 from collections import Counter
@@ -108,19 +111,28 @@ class WaitStates:
 @dataclass(frozen=True)
 class Counts:
     """What ran, by region: instruction fetches (= instructions executed
-    from the region) and data accesses (None unless measured)."""
+    from the region) and data accesses (None unless measured); with the
+    calibrated model, its statistics (timing.calibrated.STATS)."""
     fetches: tuple
     data: tuple
     wait_states: WaitStates
     calls: int = 0
+    timing: tuple = None
 
     @property
     def instructions(self):
         return sum(self.fetches)
 
     @property
+    def model(self):
+        return "simple" if self.timing is None else "calibrated"
+
+    @property
     def cycles(self):
-        """Modelled cycles: instructions + fetch wait states + data wait states."""
+        """Modelled cycles: the calibrated model's, or instructions + fetch
+        wait states + data wait states."""
+        if self.timing is not None:
+            return self.timing[0]
         total = self.instructions + sum(map(mul, self.fetches, self.wait_states.fetch))
         if self.data is not None:
             total += sum(map(mul, self.data, self.wait_states.data))
@@ -136,9 +148,15 @@ class Counts:
         return self.fetches[REGION_NAMES.index(region)] / self.instructions \
             if self.instructions else 0.0
 
+    def breakdown(self):
+        """{statistic: value} of the calibrated model (None for simple)."""
+        from .timing.calibrated import breakdown
+        return None if self.timing is None else breakdown(self.timing)
+
     def as_dict(self):
         return {"instructions": self.instructions, "cycles": self.cycles,
-                "calls": self.calls,
+                "calls": self.calls, "timing_model": self.model,
+                "calibrated": self.breakdown(),
                 "fetches": dict(zip(REGION_NAMES, self.fetches)),
                 "data_accesses": None if self.data is None
                 else dict(zip(REGION_NAMES, self.data)),
@@ -148,12 +166,14 @@ class Counts:
 
 class Counters:
     """Per-block execution counts, data access counts, and the cycle model.
-    `native`: None (C hooks if they build), True (required) or False."""
+    `native`: None (C hooks if they build), True (required) or False.
+    `timing`: None for the simple model, or a function (uc, stop flag, data
+    access array, REGION_RANGES) -> the calibrated model (which measures)."""
 
-    def __init__(self, uc, wait_states=None, measure=False, native=None):
+    def __init__(self, uc, wait_states=None, measure=False, native=None, timing=None):
         self.uc = uc
         self.wait_states = wait_states or WaitStates.defaults()
-        self.measure = measure
+        self.measure = measure or timing is not None
         self.blocks = {}          # start -> Block, as learned
         self._where = {}          # instruction address -> (block start, index)
         self.decoder = BlockDecoder(uc, region_index, self._fetch_wait, self._on_block)
@@ -162,6 +182,12 @@ class Counters:
         # The C access hook increments in place: numpy; Python ones: a list.
         self._data = np.zeros(len(REGION_NAMES), np.uint64) \
             if isinstance(self.table, NativeBlockTable) else [0] * len(REGION_NAMES)
+        self.timing = None
+        if timing is not None:
+            if not isinstance(self.table, NativeBlockTable):
+                raise UserError(f"TIMING=calibrated needs the emulator's C hooks "
+                                f"({self.native_unavailable}); run with TIMING=simple.")
+            self.timing = timing(uc, self.table.stop, self._data, REGION_RANGES[:OTHER_INDEX])
 
     @property
     def kind(self):
@@ -170,6 +196,11 @@ class Counters:
 
     @property
     def error(self):
+        if self.table.error is None and self.timing is not None:
+            try:
+                self.timing.check()
+            except Exception as error:      # noqa: BLE001 - reported by the run loop
+                return error
         return self.table.error
 
     @property
@@ -180,6 +211,9 @@ class Counters:
     # --- hooks ------------------------------------------------------------------------
     def install(self):
         self.table.install(self.uc)
+        if self.timing is not None:
+            self.timing.install()           # its access hooks count the data too
+            return
         if not self.measure:
             return
         native_table = isinstance(self.table, NativeBlockTable)
@@ -220,6 +254,8 @@ class Counters:
         """Modelled cycles so far. With `pc` (the instruction being executed,
         e.g. a load of DWT_CYCCNT), the rest of its block, already counted
         when the block started, is taken off again."""
+        if self.timing is not None:
+            return self.timing.cycles(pc)
         total = self.table.fetch_cycles()
         if self.measure:
             total += sum(map(mul, self.data, self.wait_states.data))
@@ -250,16 +286,25 @@ class Counters:
         return False
 
     def snapshot(self):
-        return self.table.snapshot(), self.data
+        """For markers, from a block hook: block counts so far (the starting
+        block included), data accesses, and the calibrated model's statistics
+        as they were before the starting block."""
+        return (self.table.snapshot(), self.data,
+                None if self.timing is None else self.timing.snapshot(True))
 
     def since(self, snapshot):
-        """({block start: executions}, [data accesses]) since `snapshot`."""
-        table_snapshot, data = snapshot
-        return self.table.since(table_snapshot), [now - then for now, then
-                                                  in zip(self.data, data)]
+        """({block start: executions}, [data accesses], timing statistics or
+        None) since `snapshot`, taken as `snapshot()` does."""
+        table_snapshot, data, timing = snapshot
+        return (self.table.since(table_snapshot),
+                [now - then for now, then in zip(self.data, data)],
+                None if timing is None else
+                self.timing.difference(self.timing.snapshot(True), timing))
 
-    def counts(self, executions=None, data=None, calls=0):
-        """Counts of `executions`/`data` (default: everything so far)."""
+    def counts(self, executions=None, data=None, calls=0, timing=None):
+        """Counts of `executions`/`data`/`timing` (default: everything so far)."""
+        if executions is None and self.timing is not None:
+            timing = self.timing.totals()
         executions = self.executions() if executions is None else executions
         fetches = [0] * (len(REGION_NAMES) + 1)
         for start, count in executions.items():
@@ -272,7 +317,7 @@ class Counters:
             data = self.data
         # fetches[OTHER_INDEX] stays 0: nothing executable is mapped elsewhere.
         return Counts(tuple(fetches[:OTHER_INDEX]), None if data is None else tuple(data),
-                      self.wait_states, calls)
+                      self.wait_states, calls, None if self.timing is None else timing)
 
     def profile(self, executions, function_of):
         """Counter {function name: instructions} of `executions`."""

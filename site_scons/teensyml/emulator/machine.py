@@ -27,6 +27,7 @@ from .lpuart import Lpuart
 from .markers import FunctionMarker
 from .peripherals import PeripheralBus, standard_models
 from .system import PrivatePeripheralBus
+from .timing import TIMING_MODELS, make_timing
 from .vfp import VfpEmulator
 
 NEVER = 0xFFFFFFFE              # emu_start's end address: not reachable code
@@ -67,11 +68,14 @@ class Stop:
 
 class Machine:
     def __init__(self, image, symbols=None, console=None, wait_states=None, measure=False,
-                 report=None, native=None):
+                 report=None, native=None, timing="calibrated", parameters=None):
         """`image`: a teensy_image.FirmwareImage. `report(text)` receives
         one-line notes (unmodelled peripherals, ...); default: kept in notes.
         `native`: count with the C hooks (None: when they build, True: must,
-        False: the Python hooks)."""
+        False: the Python hooks). `timing`: "calibrated" (caches, FlexSPI,
+        the dual-issue core; always measures data accesses) or "simple"
+        (instructions plus `wait_states`; data only with `measure`);
+        `parameters`: the calibrated model's (timing.parameters.DEFAULT)."""
         self.image = image
         self.symbols = symbols
         self.console = console or ScriptedConsole()
@@ -89,7 +93,8 @@ class Machine:
                                   unicorn.UC_MODE_THUMB | unicorn.UC_MODE_MCLASS)
         uc.ctl_set_cpu_model(uc_arm.UC_CPU_ARM_CORTEX_M7)
         # The counting hook first: markers rely on running after it.
-        self.counters = Counters(uc, wait_states, measure, native)
+        self.counters = Counters(uc, wait_states, measure, native,
+                                 make_timing(timing, image, parameters))
         self.counters.install()
         self._map_memory()
         self.vfp = VfpEmulator(uc)
@@ -118,7 +123,8 @@ class Machine:
                                  self._on_unmodelled)
         for base, size in mm.PERIPHERAL_WINDOWS:
             uc.mmio_map(base, size, self._bus_read, base, self._bus_write, base)
-        self.ppb = PrivatePeripheralBus(self._cycles_now, self._on_reset_request)
+        self.ppb = PrivatePeripheralBus(self._cycles_now, self._on_reset_request,
+                                        self.counters.timing)
         uc.mmio_map(mm.PPB_BASE, mm.PPB_SIZE, self._ppb_read, None, self._ppb_write, None)
 
     def _bus_read(self, _uc, offset, size, base):

@@ -25,12 +25,16 @@ class FunctionMarker:
         self.calls = 0
         self.executions = Counter()     # block start -> executions inside
         self.data = [0] * len(counters.data)
+        self.timing = None              # calibrated model statistics, summed
         self._inside = False
         self._exit_hook = None
         block_hook(uc, self._on_entry, start, start)
 
     def counts(self):
-        return self.counters.counts(self.executions, self.data, self.calls)
+        timing = self.timing
+        if timing is None and self.counters.timing is not None:
+            timing = (0,) * len(self.counters.timing.stats)      # never called yet
+        return self.counters.counts(self.executions, self.data, self.calls, timing)
 
     def profile(self, function_of):
         return self.counters.profile(self.executions, function_of)
@@ -53,12 +57,15 @@ class FunctionMarker:
         if self.counters.stopped_at() == address or \
                 self.uc.reg_read(uc_arm.UC_ARM_REG_SP) != self._stack:
             return
-        executions, data = self.counters.since(self._before)
+        executions, data, timing = self.counters.since(self._before)
         self.executions.update(executions)
         self.executions[self._entry] += 1          # the entry block is inside ...
         self.executions[address] -= 1              # ... the return block is not
         for index, difference in enumerate(data):
             self.data[index] += difference
+        if timing is not None:
+            self.timing = timing if self.timing is None else \
+                tuple(map(sum, zip(self.timing, timing)))
         self.calls += 1
         self._inside = False
         self.uc.hook_del(self._exit_hook)

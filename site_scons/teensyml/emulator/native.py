@@ -1,4 +1,5 @@
-"""The C hooks (hooks.c), built with the host C compiler on first use.
+"""The C hooks (hooks.c, timing/timing.c), built with the host C compiler on
+first use, into one library.
 
 The library is cached per source text, compiler and platform in the user's
 cache directory (platformdirs), written atomically so parallel runs share it.
@@ -17,7 +18,8 @@ import sys
 import sysconfig
 import tempfile
 
-SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "hooks.c")
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCES = (os.path.join(HERE, "hooks.c"), os.path.join(HERE, "timing", "timing.c"))
 _loaded = {}
 
 
@@ -39,8 +41,10 @@ def build():
     compiler = _compiler()
     if compiler is None:
         return None, "no host C compiler (cc) found"
-    with open(SOURCE, "rb") as stream:
-        source = stream.read()
+    source = b""
+    for path in SOURCES:
+        with open(path, "rb") as stream:
+            source += stream.read()
     key = hashlib.sha256(source + " ".join(compiler).encode() + platform.platform().encode()
                          + sys.version.encode()).hexdigest()[:16]
     directory = _cache_directory()
@@ -54,7 +58,8 @@ def build():
     except OSError as error:
         return None, f"cannot write to {directory}: {error.strerror}"
     try:
-        result = subprocess.run(compiler + ["-O2", "-shared", "-fPIC", "-o", temporary, SOURCE],
+        result = subprocess.run(compiler + ["-O2", "-shared", "-fPIC", "-o", temporary,
+                                            *SOURCES],
                                 capture_output=True, text=True)
         if result.returncode != 0:
             return None, f"{' '.join(compiler)} failed: {result.stderr.strip()[:200]}"

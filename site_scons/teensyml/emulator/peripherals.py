@@ -40,8 +40,20 @@ class CcmAnalog(SetClearToggleBlock):
                   0x150: 1 << 15,                                  # MISC0 OSC_XTALOK
                   0x270: 1 << 16}                                  # LOWPWR_CTRL PWRUP_STAT
 
+    # The state the boot ROM hands over (RT1060 reference manual reset values,
+    # chapter CCM_ANALOG), with PLL3 (USB1 PLL) powered, enabled, its USB
+    # clocks on and locked at 480 MHz: the ROM starts it for FlexSPI and the
+    # serial downloader, and SDK firmware that leaves clocks to the ROM
+    # (XIP_EXTERNAL_FLASH=1) computes its UART and FlexSPI clocks from it.
+    RESET = {0x00: 0x00013063,                  # PLL_ARM: bypassed, powered down
+             0x10: 0x80003040,                  # PLL_USB1: LOCK, ENABLE, POWER, EN_USB_CLKS
+             0x20: 0x00012000,                  # PLL_USB2
+             0x30: 0x00013001,                  # PLL_SYS
+             0x70: 0x00011006, 0xA0: 0x0001100C, 0xE0: 0x00011001,   # AUDIO VIDEO ENET
+             0xF0: 0x0F1A2318, 0x100: 0x1018101B}                     # PFD_480 PFD_528
+
     def __init__(self):
-        super().__init__("CCM_ANALOG", mm.CCM_ANALOG_BASE, SLOT)
+        super().__init__("CCM_ANALOG", mm.CCM_ANALOG_BASE, SLOT, self.RESET)
 
     def read_register(self, offset):
         register = offset & ~0xF

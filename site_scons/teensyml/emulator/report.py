@@ -6,22 +6,44 @@ from .counters import REGION_NAMES
 
 
 def _region_table(counts, indent="  "):
+    simple = counts.timing is None
     lines = [f"{indent}{'region':<7}{'fetches':>14}{'data accesses':>16}"
-             f"{'wait states fetch/data':>25}"]
+             + (f"{'wait states fetch/data':>25}" if simple else "")]
     for name, (fetches, data) in counts.by_region().items():
         fetch_wait, data_wait = counts.wait_states.table()[name]
         lines.append(f"{indent}{name:<7}{fetches:>14,}"
                      f"{'-' if data is None else f'{data:,}':>16}"
-                     f"{f'{fetch_wait}/{data_wait}':>25}")
-    return lines
+                     + (f"{f'{fetch_wait}/{data_wait}':>25}" if simple else ""))
+    return lines + _calibrated_lines(counts, indent)
+
+
+def _calibrated_lines(counts, indent):
+    """Where the calibrated model's cycles went."""
+    b = counts.breakdown()
+    if b is None:
+        return []
+
+    def rate(hits, misses):
+        return f"{misses:,} misses of {hits + misses:,}" if hits + misses else "unused"
+    return [f"{indent}cycles: core {b['static']:,} + branches {b['branch_stall']:,} + "
+            f"instruction fetch {b['fetch_stall']:,} + data {b['data_stall']:,}",
+            f"{indent}I-cache {rate(b['icache_hits'], b['icache_misses'])}; D-cache "
+            f"{rate(b['dcache_hits'], b['dcache_misses'])}, {b['write_backs']:,} "
+            f"write-backs; flash {b['flash_lines']:,} lines in {b['flash_bursts']:,} bursts; "
+            f"{b['uncached']:,} uncached accesses; {b['mispredicts']:,} of "
+            f"{b['conditionals']:,} conditional branches mispredicted"]
 
 
 def _cycles_line(counts):
     milliseconds = counts.cycles / mm.CORE_CLOCK_HZ * 1e3
-    data = "" if counts.data is not None else \
-        " (no data wait states: run with MEASURE=1 / --measure to count them)"
+    if counts.timing is not None:
+        model = " (calibrated model)"
+    elif counts.data is not None:
+        model = " (simple model)"
+    else:
+        model = " (simple model, no data wait states: MEASURE=1 / --measure counts them)"
     return (f"{counts.instructions:,} instructions, {counts.cycles:,} modelled cycles "
-            f"= {milliseconds:.3f} ms at {mm.CORE_CLOCK_HZ // 1_000_000} MHz{data}")
+            f"= {milliseconds:.3f} ms at {mm.CORE_CLOCK_HZ // 1_000_000} MHz{model}")
 
 
 def stats_lines(machine, top=0):

@@ -5,12 +5,14 @@ Unicorn models none of them. Here they are storage with the values the CMSIS
 and NXP start-up code reads (CPUID, cache geometry, MPU type, FP feature
 registers), plus the DWT cycle counter, which reads the emulator's cycle
 model. Nothing raises exceptions: there is no interrupt delivery (SysTick
-does not count, NVIC enables are only stored), cache maintenance operations
-do nothing (there are no caches), and the MPU is accepted but not enforced.
-A reset request through AIRCR ends the run.
+does not count, NVIC enables are only stored), and the MPU is not enforced.
+With the calibrated timing model, CCR's cache enables, the cache maintenance
+operations and the MPU's regions drive its caches. A reset request through
+AIRCR ends the run.
 """
 from .. import memory_map as mm
 from .registers import RegisterBlock
+from .timing.attributes import MPU_RNR, Mpu
 
 # SCB and friends, as offsets in the 4 KB System Control Space at SCS_BASE.
 CPUID, ICSR, VTOR, AIRCR, CCR = 0xD00, 0xD04, 0xD08, 0xD0C, 0xD14
@@ -50,9 +52,14 @@ DWT_UNLOCK_KEY = 0xC5ACCE55
 
 
 class SystemControlSpace(RegisterBlock):
-    def __init__(self, on_reset_request):
+    """`memory_system`: the calibrated timing model (control, maintain,
+    memory_attributes_changed) or None."""
+
+    def __init__(self, on_reset_request, memory_system=None):
         super().__init__("SCS", mm.SCS_BASE, 0x1000, SCS_RESET)
         self.on_reset_request = on_reset_request
+        self.memory_system = memory_system
+        self.mpu = Mpu()
 
     @property
     def trace_enabled(self):
@@ -67,12 +74,24 @@ class SystemControlSpace(RegisterBlock):
             return CACHE_GEOMETRY.get(self.load(CSSELR) & 1, 0)
         if offset in CACHE_MAINTENANCE:
             return 0
+        if self.mpu.handles(offset):
+            return self.mpu.read(offset)
         return self.load(offset)
 
     def write_register(self, offset, value):
-        if offset in (CPUID, CLIDR, CTR, CCSIDR, MPU_TYPE, MVFR0, MVFR1, MVFR2, ICTR) \
-                or offset in CACHE_MAINTENANCE:
+        if offset in CACHE_MAINTENANCE:
+            if self.memory_system is not None:
+                self.memory_system.maintain(offset, value)
             return
+        if self.mpu.handles(offset):
+            self.mpu.write(offset, value)
+            if offset != MPU_RNR:
+                self._attributes_changed()
+            return
+        if offset in (CPUID, CLIDR, CTR, CCSIDR, MPU_TYPE, MVFR0, MVFR1, MVFR2, ICTR):
+            return
+        if offset == CCR and self.memory_system is not None:
+            self.memory_system.control(value)
         if offset == AIRCR:
             if value >> 16 != AIRCR_VECTKEY:
                 return                      # writes without the key are ignored
@@ -80,6 +99,10 @@ class SystemControlSpace(RegisterBlock):
                 self.on_reset_request()
             value = (0xFA05 << 16) | (value & 0x0700)    # PRIGROUP
         self.store(offset, value)
+
+    def _attributes_changed(self):
+        if self.memory_system is not None:
+            self.memory_system.memory_attributes_changed(self.mpu)
 
 
 class DataWatchpointTrace(RegisterBlock):
@@ -138,8 +161,8 @@ class DataWatchpointTrace(RegisterBlock):
 class PrivatePeripheralBus:
     """The 1 MB PPB: the SCS and the DWT; every other address is storage."""
 
-    def __init__(self, cycles, on_reset_request):
-        self.scs = SystemControlSpace(on_reset_request)
+    def __init__(self, cycles, on_reset_request, memory_system=None):
+        self.scs = SystemControlSpace(on_reset_request, memory_system)
         self.dwt = DataWatchpointTrace(self.scs, cycles)
         self._other = RegisterBlock("PPB", mm.PPB_BASE, mm.PPB_SIZE)
         self._blocks = {mm.SCS_BASE: self.scs, mm.DWT_BASE: self.dwt}
