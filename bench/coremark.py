@@ -20,7 +20,6 @@ shorter than CoreMark's 10-second reporting rule: its report says so, and
 that is the one complaint the checks accept.
 """
 import argparse
-import inspect
 import json
 import os
 import subprocess
@@ -94,32 +93,14 @@ def build(verbose=False):
     return HEX
 
 
-def make_machine(image, symbols, console, timing=None):
-    """A Machine in measuring mode, with `timing` when this emulator has the
-    choice. Returns (machine, the timing model's name)."""
-    from teensyml.emulator import Machine
-    parameters = inspect.signature(Machine).parameters
-    if "timing" in parameters:
-        if timing is None:
-            default = parameters["timing"].default
-            timing = default if isinstance(default, str) else None
-        keywords = {"timing": timing} if timing is not None else {}
-        return Machine(image, symbols, console, measure=True, **keywords), \
-            timing or "the emulator's default"
-    if timing not in (None, "simple"):
-        raise UserError(f"This emulator has no timing models (Machine takes no timing=); "
-                        f"--timing {timing} cannot be honoured.")
-    return Machine(image, symbols, console, measure=True), \
-        "simple (wait states per region; this emulator has no timing= choice)"
-
-
 def emulate(hex_path=HEX, timing=None, max_seconds=MAX_SECONDS, echo=None):
     """Run the image until CoreMark's report ends. Returns (Report checked,
     Result). `echo`: a binary stream for CoreMark's output as it comes."""
-    from teensyml.emulator import ScriptedConsole, load_firmware
+    from teensyml.emulator import Machine, ScriptedConsole, load_firmware
     image, symbols = load_firmware(hex_path)
     console = ScriptedConsole(until=coremark.DONE, stream=echo)
-    machine, timing_name = make_machine(image, symbols, console, timing)
+    timing_name = timing or "calibrated"
+    machine = Machine(image, symbols, console, timing=timing_name)
     timed = machine.add_marker(TIMED_FUNCTION)
     stop = machine.run(max_seconds=max_seconds)
     text = console.text()
@@ -180,8 +161,8 @@ def main(argv=None):
     parser.add_argument("--mirror", metavar="DIR",
                         help="offline: DIR/coremark (and DIR/<name> of the SDK's sources "
                              "when missing) are git repositories")
-    parser.add_argument("--timing", help="the emulator's timing model (when it has a "
-                                         "choice: calibrated, simple)")
+    parser.add_argument("--timing", choices=("calibrated", "simple"), default="calibrated",
+                        help="the emulator's timing model (default: calibrated)")
     parser.add_argument("--verbose", action="store_true",
                         help="the fetch and build output and CoreMark's report")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")

@@ -24,7 +24,6 @@ rebuild with nothing changed only runs make).
 """
 import argparse
 import filecmp
-import inspect
 import os
 import re
 import shutil
@@ -379,32 +378,14 @@ class FirmwareRun:
     notes: list = field(default_factory=list)   # the emulator's notes (unmodelled registers)
 
 
-def make_machine(image, symbols, console, timing=None):
-    """A measuring Machine, given `timing` when this emulator has the choice.
-    Returns (machine, the timing model's name)."""
-    from teensyml.emulator import Machine
-    parameters = inspect.signature(Machine).parameters
-    if "timing" in parameters:
-        if timing is None:
-            default = parameters["timing"].default
-            timing = default if isinstance(default, str) else None
-        keywords = {"timing": timing} if timing is not None else {}
-        return (Machine(image, symbols, console, measure=True, **keywords),
-                timing or "the emulator's default")
-    if timing not in (None, "simple"):
-        raise UserError(f"This emulator has no timing models (Machine takes no timing=); "
-                        f"--timing {timing} cannot be honoured.")
-    return (Machine(image, symbols, console, measure=True),
-            "simple (wait states per region; this emulator has no timing= choice)")
-
-
 def emulate(elf, config, timing=None, max_seconds=MAX_EMULATED_SECONDS, echo=None):
     """Boot `elf`, send `2`, wait for the ten outputs: the FirmwareRun.
     `echo`: a binary stream for the firmware's output as it comes."""
-    from teensyml.emulator import ScriptedConsole, load_firmware
+    from teensyml.emulator import Machine, ScriptedConsole, load_firmware
     image, symbols = load_firmware(elf)
     console = ScriptedConsole(b"2", until=REPORT_END, stream=echo)
-    machine, timing_name = make_machine(image, symbols, console, timing)
+    timing_name = timing or "calibrated"
+    machine = Machine(image, symbols, console, timing=timing_name)
     invoke = machine.add_marker(INVOKE) if symbols is not None else None
     stop = machine.run(max_seconds=max_seconds)
     if stop.reason != "until":
@@ -494,8 +475,8 @@ def main(argv=None):
                         help=f"offline: DIR/{NAME} is a git repository of the original")
     parser.add_argument("--config", choices=sorted(CONFIGS), action="append",
                         help="one configuration (repeatable; default: all four)")
-    parser.add_argument("--timing", help="the emulator's timing model, when it has a choice "
-                                         "(calibrated, simple)")
+    parser.add_argument("--timing", choices=("calibrated", "simple"), default="calibrated",
+                        help="the emulator's timing model (default: calibrated)")
     parser.add_argument("--jobs", type=int, default=JOBS, help=f"make -j (default {JOBS})")
     parser.add_argument("--verbose", action="store_true",
                         help="the full cmake/make output and the firmware's console")

@@ -23,6 +23,32 @@ def third_party_ready():
 requires_third_party = pytest.mark.skipif(not third_party_ready(), reason=NEEDS_DEPS_REASON)
 
 
+@pytest.fixture
+def assemble(tmp_path):
+    """assemble(source) -> the bytes of Thumb-2 `source` for the Cortex-M7
+    (the firmware's toolchain; skips without it)."""
+    if shutil.which("arm-none-eabi-as") is None:
+        pytest.skip("arm-none-eabi-as is not installed (the firmware toolchain: ./setup.sh)")
+
+    def run(source):
+        (tmp_path / "code.s").write_text(".syntax unified\n.thumb\n" + source + "\n")
+        subprocess.run(["arm-none-eabi-as", "-mcpu=cortex-m7", "-mfpu=fpv5-d16", "-mthumb",
+                        "-o", str(tmp_path / "code.o"), str(tmp_path / "code.s")], check=True)
+        subprocess.run(["arm-none-eabi-objcopy", "-O", "binary", str(tmp_path / "code.o"),
+                        str(tmp_path / "code.bin")], check=True)
+        return (tmp_path / "code.bin").read_bytes()
+    return run
+
+
+def load_bench(name):
+    """bench/<name>.py as a module (bench/ is scripts, not a package)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "bench" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def run_scons(*arguments, cwd=ROOT, check=True, env=None):
     """Run scons in the project; returns the CompletedProcess (text)."""
     result = subprocess.run([sys.executable, "-m", "SCons", "-Q", *arguments], cwd=cwd,

@@ -2,11 +2,9 @@
 our port builds with CoreMark's core files and, run in the emulator, CoreMark
 validates its CRCs; the report checks catch a wrong run; without the optional
 sources `scons coremark` says how to get them."""
-import importlib.util
-
 import pytest
 
-from conftest import ROOT, THIRD_PARTY, clean_checkout, run_scons
+from conftest import ROOT, THIRD_PARTY, clean_checkout, load_bench, run_scons
 from teensyml import coremark, deps
 from teensyml.errors import UserError
 
@@ -23,19 +21,11 @@ def coremark_ready():
 requires_coremark = pytest.mark.skipif(not coremark_ready(), reason=COREMARK_REASON)
 
 
-def load_bench():
-    spec = importlib.util.spec_from_file_location("bench_coremark",
-                                                  ROOT / "bench" / "coremark.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.firmware
 @requires_coremark
 def test_coremark_validates_its_crcs_in_the_emulator():
     run_scons("coremark")
-    bench = load_bench()
+    bench = load_bench("coremark")
     report, result = bench.emulate(ROOT / f"{coremark.IMAGE}.hex")
     # check() inside emulate() raised unless these hold; say it here too.
     _, crclist, crcmatrix, crcstate = coremark.KNOWN_RUNS[0xE9F5]

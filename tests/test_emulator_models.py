@@ -311,23 +311,6 @@ def tiny_image(code):
         [teensy_image.Segment(address, data) for address, data in parts.items()]))
 
 
-@pytest.fixture
-def assemble(tmp_path):
-    import shutil
-    import subprocess
-    if shutil.which("arm-none-eabi-as") is None:
-        pytest.skip("arm-none-eabi-as is not installed (the firmware toolchain)")
-
-    def run(source):
-        (tmp_path / "code.s").write_text(".syntax unified\n.thumb\n" + source + "\n")
-        subprocess.run(["arm-none-eabi-as", "-mcpu=cortex-m7", "-mthumb", "-o",
-                        str(tmp_path / "code.o"), str(tmp_path / "code.s")], check=True)
-        subprocess.run(["arm-none-eabi-objcopy", "-O", "binary", str(tmp_path / "code.o"),
-                        str(tmp_path / "code.bin")], check=True)
-        return (tmp_path / "code.bin").read_bytes()
-    return run
-
-
 @pytest.mark.parametrize("source, reason, kind, detail", [
     ("ldr r0, =0x60000000\nstr r1, [r0]", "crash", "BusFault", "FlexSPI flash is read-only"),
     ("ldr r0, =0x30000000\nldr r1, [r0]", "crash", "BusFault", "read of 4 byte(s) at 0x30000000"),

@@ -9,7 +9,7 @@ import flatbuffers
 import numpy as np
 import pytest
 
-from conftest import ROOT, THIRD_PARTY
+from conftest import ROOT, THIRD_PARTY, requires_third_party, run_scons
 from teensyml import firmware_model, model_codegen, test_digits, tflm_ops
 from teensyml.errors import UserError
 from teensyml.tflite_model import load_schema, read_model
@@ -131,9 +131,48 @@ def test_generated_op_resolver_for_committed_models(tmp_path, kind):
     assert "constexpr unsigned int kModelOpCount = 5u;" in header
     assert "constexpr unsigned int kModelLayerCount = 9u;" in header
     assert "tflite::MicroMutableOpResolver<kModelOpCount>" in header
-    assert set(re.findall(r"resolver\.(Add\w+)\(\)", source)) == MNIST_METHODS
-    assert len(re.findall(r"resolver\.Add\w+\(\)", source)) == 5
+    calls = re.findall(r"resolver\.(Add\w+)\(([\w:]*)(?:\(\))?\)", source)
+    assert {method for method, _ in calls} == MNIST_METHODS and len(calls) == 5
     assert re.findall(r'^    "(\w+)",$', source, re.M) == list(MNIST_OP_SET)
+    # int8: every operator but RESHAPE has one type path, and its own kernel.
+    specialised = {method: argument for method, argument in calls if argument}
+    expected = {"AddConv2D": "tflite::Register_CONV_2D_INT8",
+                "AddFullyConnected": "tflite::Register_FULLY_CONNECTED_INT8",
+                "AddMaxPool2D": "tflite::Register_MAX_POOL_2D_INT8",
+                "AddSoftmax": "tflite::Register_SOFTMAX_INT8"}
+    assert specialised == (expected if kind == "int8" else {})
+    assert "// RESHAPE: generic: TFLM has no type-specialised kernel for it." in source
+
+
+@pytest.mark.parametrize("operator, signatures, expected, why", [
+    ("CONV_2D", [(("INT8", "INT8", "INT32"), ("INT8",))], "Register_CONV_2D_INT8",
+     "every use is int8/int8"),
+    ("CONV_2D", [(("INT16", "INT8", "INT64"), ("INT16",))], "Register_CONV_2D_INT16",
+     "int16/int8"),
+    ("FULLY_CONNECTED", [(("INT8", "INT4", ""), ("INT8",))], "Register_FULLY_CONNECTED_INT4",
+     "int8/int4"),
+    ("SOFTMAX", [(("INT8",), ("INT16",))], "Register_SOFTMAX_INT8_INT16", "int8/int16"),
+    ("CONV_2D", [(("INT8", "INT8", "INT32"), ("INT8",)),
+                 (("INT16", "INT8", "INT64"), ("INT16",))], None, "differ in type"),
+    ("CONV_2D", [(("FLOAT32", "FLOAT32", "FLOAT32"), ("FLOAT32",))], None,
+     "no specialised kernel for float32/float32"),
+    ("RESHAPE", [(("INT8", "INT32"), ("INT8",))], None, "no type-specialised kernel"),
+])
+def test_registration_chooses_the_type_specialised_kernel(operator, signatures, expected,
+                                                         why):
+    function, reason = tflm_ops.registration(operator, signatures)
+    assert function == expected and why in reason
+
+
+@pytest.mark.skipif(not (THIRD_PARTY / "tflite-micro" / "tensorflow").is_dir(),
+                    reason="third_party/tflite-micro is absent: run `scons deps`")
+def test_specialised_registrations_exist_in_the_pinned_tflm():
+    kernels = THIRD_PARTY / "tflite-micro" / "tensorflow" / "lite" / "micro" / "kernels"
+    declared = set()
+    for header in kernels.glob("*.h"):
+        declared |= set(re.findall(r"TFLMRegistration (Register_\w+)\(\)", header.read_text()))
+    names = {name for _, table in tflm_ops.SPECIALISED.values() for name in table.values()}
+    assert names <= declared, names - declared
 
 
 def test_generated_model_data_holds_the_file(tmp_path):
@@ -294,3 +333,21 @@ env.ModelInfo({str(bad)!r})
     assert result.returncode == 2
     assert "error:" in result.stderr and "truncated or damaged" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@requires_third_party
+@pytest.mark.firmware
+def test_int8_cmsis_nn_image_links_only_the_int8_kernels():
+    """The specialised registrations reach the image: none of CMSIS-NN's int4
+    or int16 convolution and fully connected paths is linked (the generic
+    registrations link every type path)."""
+    run_scons("USE_CMSIS_NN=1")
+    elf = ROOT / "build" / "int8-cmsis_nn" / "firmware.elf"
+    symbols = set(subprocess.run(["arm-none-eabi-nm", "--defined-only", str(elf)],
+                                 capture_output=True, text=True, check=True)
+                  .stdout.split())
+    assert "arm_convolve_s8" in symbols and "arm_fully_connected_s8" in symbols
+    unwanted = {"arm_convolve_s4", "arm_convolve_s16", "arm_nn_mat_mult_nt_t_s4",
+                "arm_nn_mat_mult_kernel_s16", "arm_nn_vec_mat_mult_t_s4",
+                "_ZN6tflite16Register_CONV_2DEv"}
+    assert not unwanted & symbols, unwanted & symbols

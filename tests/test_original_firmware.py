@@ -1,24 +1,15 @@
 """bench/original_firmware.py's own logic, with no network and no third_party:
 the fixes it applies to its copy of the original's sources, the copy itself,
 reading the firmware's report, and the comparison with the published figures."""
-import importlib.util
 import os
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, load_bench
 from teensyml.errors import UserError
 
 
-def load_bench():
-    spec = importlib.util.spec_from_file_location("bench_original_firmware",
-                                                  ROOT / "bench" / "original_firmware.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-original = load_bench()
+original = load_bench("original_firmware")
 
 # What the firmware prints for `2` (shortened numbers, its line endings).
 TRANSCRIPT = (

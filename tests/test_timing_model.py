@@ -100,23 +100,6 @@ def test_mpu_regions_override_the_default_map_highest_number_wins():
 
 # --- the dual-issue schedule, by hand ------------------------------------------------------
 
-@pytest.fixture
-def assemble(tmp_path):
-    import shutil
-    import subprocess
-    if shutil.which("arm-none-eabi-as") is None:
-        pytest.skip("arm-none-eabi-as is not installed (the firmware toolchain: ./setup.sh)")
-
-    def run(source):
-        (tmp_path / "code.s").write_text(".syntax unified\n.thumb\n" + source + "\n")
-        subprocess.run(["arm-none-eabi-as", "-mcpu=cortex-m7", "-mfpu=fpv5-d16", "-mthumb",
-                        "-o", str(tmp_path / "code.o"), str(tmp_path / "code.s")], check=True)
-        subprocess.run(["arm-none-eabi-objcopy", "-O", "binary", str(tmp_path / "code.o"),
-                        str(tmp_path / "code.bin")], check=True)
-        return (tmp_path / "code.bin").read_bytes()
-    return run
-
-
 @pytest.mark.parametrize("source, cycles", [
     ("adds r0, r1, r2\nadds r3, r4, r5", 1),          # independent ALU pair: one cycle
     ("adds r0, r1, r2\nadds r3, r0, r5", 2),          # dependent: the second waits a cycle

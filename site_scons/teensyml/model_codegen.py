@@ -129,11 +129,20 @@ TfLiteStatus RegisterModelOps(ModelOpResolver& resolver);
 """
 
 
+def _registration_call(info, op, method):
+    """The resolver call for `op`, with a type-specialised registration where
+    TFLM has one for every use of it, and a comment saying which and why."""
+    function, why = tflm_ops.registration(op, info.signatures_of(op))
+    argument = f"tflite::{function}()" if function else ""
+    return (f"  // {op}: {'specialised' if function else 'generic'}: {why}.\n"
+            f"  status = resolver.{method}({argument});\n"
+            f"  if (status != kTfLiteOk) return status;")
+
+
 def op_resolver_source(info):
     methods = tflm_ops.resolver_methods(info.builtin_operators, info.custom_operators)
     names = ",\n".join(f'    "{op}"' for op in info.distinct_operators)
-    calls = "\n".join(f"  status = resolver.{methods[op]}();\n"
-                      f"  if (status != kTfLiteOk) return status;"
+    calls = "\n".join(_registration_call(info, op, methods[op])
                       for op in info.distinct_operators)
     return f"""{_banner(info)}#include "op_resolver.h"
 
@@ -141,6 +150,9 @@ const char* const kModelOpNames[kModelOpCount] = {{
 {names},
 }};
 
+// A specialised registration links one type path of the kernel (CMSIS-NN
+// has one kernel per path); with the reference kernels TFLM's headers make it
+// the generic registration.
 TfLiteStatus RegisterModelOps(ModelOpResolver& resolver) {{
   TfLiteStatus status;
 {calls}

@@ -66,6 +66,15 @@ class ModelInfo:
     inputs: tuple              # TensorInfo of subgraph 0's inputs
     outputs: tuple
     subgraphs: int
+    # (operator, its inputs' types, its outputs' types) of every operator of
+    # every subgraph, once each, sorted; types as TFLite names ("INT8", ...),
+    # "" for an optional input left out.
+    signatures: tuple = ()
+
+    def signatures_of(self, operator):
+        """The distinct (input types, output types) `operator` is used with."""
+        return tuple((inputs, outputs) for op, inputs, outputs in self.signatures
+                     if op == operator)
 
     @property
     def builtin_operators(self):
@@ -171,6 +180,8 @@ def _model_info(schema, data, path):
     tensors = lambda indices: tuple(_tensor_info(main.Tensors(int(i)), type_names)  # noqa: E731
                                     for i in indices)
     distinct = sorted({op for ops in used for op in ops})
+    signatures = sorted({signature for graph in graphs
+                         for signature in _signatures(graph, codes, type_names)})
     return ModelInfo(
         path=os.fspath(path), size=len(data), sha256=hashlib.sha256(data).hexdigest(),
         schema_version=model.Version(), operators=tuple(used[0]),
@@ -178,7 +189,19 @@ def _model_info(schema, data, path):
         custom_operators=tuple(op for op in distinct if op in custom),
         inputs=tensors(main.InputsAsNumpy() if main.InputsLength() else ()),
         outputs=tensors(main.OutputsAsNumpy() if main.OutputsLength() else ()),
-        subgraphs=len(graphs))
+        subgraphs=len(graphs), signatures=tuple(signatures))
+
+
+def _signatures(graph, codes, type_names):
+    """(operator, input types, output types) of each operator of `graph`."""
+    def types(indices):
+        return tuple(type_names.get(graph.Tensors(int(i)).Type(), "?") if i >= 0 else ""
+                     for i in indices)
+    for index in range(graph.OperatorsLength()):
+        operator = graph.Operators(index)
+        inputs = operator.InputsAsNumpy() if operator.InputsLength() else ()
+        outputs = operator.OutputsAsNumpy() if operator.OutputsLength() else ()
+        yield codes[operator.OpcodeIndex()], types(inputs), types(outputs)
 
 
 def _operator_names(schema, model):

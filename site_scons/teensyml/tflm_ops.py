@@ -153,3 +153,57 @@ def resolver_methods(builtin_ops, custom_ops=()):
             f"your own). TFLM's builtin operators: {', '.join(sorted(BUILTIN_OPS))}; "
             f"its custom ones: {', '.join(sorted(CUSTOM_OPS))}.")
     return methods
+
+
+# --- type-specialised kernels ----------------------------------------------------------
+# TFLM declares, for some operators, registrations that carry only one type
+# path (tensorflow/lite/micro/kernels/{conv,depthwise_conv,fully_connected,
+# pooling,softmax}.h). With CMSIS-NN they are separate kernels, so an image that
+# registers them links only that path; with the reference kernels the headers
+# define them as the generic registration. Keyed by the types that select them:
+# the activation and weight inputs for convolutions and fully connected layers,
+# the input for pooling, the input and output for softmax.
+SPECIALISED = {
+    "CONV_2D": ("weights", {("INT8", "INT8"): "Register_CONV_2D_INT8",
+                            ("INT16", "INT8"): "Register_CONV_2D_INT16",
+                            ("INT8", "INT4"): "Register_CONV_2D_INT4"}),
+    "DEPTHWISE_CONV_2D": ("weights", {("INT8", "INT8"): "Register_DEPTHWISE_CONV_2D_INT8",
+                                      ("INT16", "INT8"): "Register_DEPTHWISE_CONV_2D_INT16",
+                                      ("INT8", "INT4"): "Register_DEPTHWISE_CONV_2D_INT4"}),
+    "FULLY_CONNECTED": ("weights", {("INT8", "INT8"): "Register_FULLY_CONNECTED_INT8",
+                                    ("INT16", "INT8"): "Register_FULLY_CONNECTED_INT16",
+                                    ("INT8", "INT4"): "Register_FULLY_CONNECTED_INT4"}),
+    "MAX_POOL_2D": ("input", {("INT8",): "Register_MAX_POOL_2D_INT8",
+                              ("INT16",): "Register_MAX_POOL_2D_INT16"}),
+    "AVERAGE_POOL_2D": ("input", {("INT8",): "Register_AVERAGE_POOL_2D_INT8",
+                                  ("INT16",): "Register_AVERAGE_POOL_2D_INT16"}),
+    "SOFTMAX": ("output", {("INT8", "INT8"): "Register_SOFTMAX_INT8",
+                           ("INT8", "INT16"): "Register_SOFTMAX_INT8_INT16",
+                           ("INT16", "INT16"): "Register_SOFTMAX_INT16"}),
+}
+
+
+def _selecting_types(key, inputs, outputs):
+    if key == "weights":
+        return tuple(inputs[:2])
+    if key == "input":
+        return tuple(inputs[:1])
+    return tuple(inputs[:1]) + tuple(outputs[:1])
+
+
+def registration(operator, signatures):
+    """(registration function or None, why) for `operator` used with
+    `signatures` [(input types, output types)]: the type-specialised kernel
+    when TFLM has one and every use of the operator selects the same one."""
+    if operator not in SPECIALISED:
+        return None, "TFLM has no type-specialised kernel for it"
+    key, table = SPECIALISED[operator]
+    chosen = {_selecting_types(key, inputs, outputs) for inputs, outputs in signatures}
+    described = "; ".join("/".join(t.lower() for t in types) for types in sorted(chosen))
+    if len(chosen) != 1:
+        return None, f"its uses differ in type ({described}): the generic kernel runs them all"
+    types = chosen.pop()
+    if types not in table:
+        return None, f"no specialised kernel for {described}"
+    return table[types], f"every use is {described}"
+
