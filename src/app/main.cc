@@ -13,6 +13,7 @@
 
 #include "builtin_digit.h"
 #include "firmware_config.h"
+#include "float_format.h"
 #include "inference.h"
 #include "model_data.h"
 #include "op_resolver.h"
@@ -38,7 +39,8 @@ void PrintTensor(const char* label, const TfLiteTensor* tensor) {
   printf("%s: %s [", label, TypeName(tensor->type));
   for (int i = 0; i < tensor->dims->size; ++i)
     printf(i ? ",%d" : "%d", tensor->dims->data[i]);
-  printf("] scale=%.9g zero_point=%d\r\n", static_cast<double>(tensor->params.scale),
+  char scale[FLOAT_G9_SIZE];
+  printf("] scale=%s zero_point=%d\r\n", format_float_g9(tensor->params.scale, scale),
          static_cast<int>(tensor->params.zero_point));
 }
 
@@ -52,12 +54,13 @@ void PrintTime(uint32_t cycles) {
 
 void PrintOutputs() {
   const TfLiteTensor* output = inference.interpreter().output(0);
+  char text[FLOAT_G9_SIZE];
   printf("outputs:");
   for (int i = 0; i < kClasses; ++i) {
     if (output->type == kTfLiteInt8)
       printf(" %d", output->data.int8[i]);
     else
-      printf(" %.9g", static_cast<double>(output->data.f[i]));
+      printf(" %s", format_float_g9(output->data.f[i], text));
   }
   printf("\r\npredicted: %d\r\n", inference.Predicted());
 }
