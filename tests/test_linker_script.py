@@ -8,7 +8,7 @@ import sys
 import pytest
 from elftools.elf.elffile import ELFFile
 
-from conftest import ROOT
+from conftest import ROOT, requires_third_party, run_scons
 from teensyml import linker_script, memory_map as mm
 from teensyml.errors import UserError
 from teensyml.linker_script import Placement
@@ -45,6 +45,34 @@ def test_itcm_kernels_moves_kernel_archives_and_their_helpers():
     for archive in ("libtflm_kernels.a", "libcmsis_nn.a", "libgcc.a", "libm.a"):
         assert f"*{archive}:*(.text .text.*)" in itcm
     assert "libtflm_core.a" not in itcm
+
+
+def test_itcm_kernels_leaves_the_kernels_set_up_code_in_flash():
+    """Registration, Init and Prepare run once: the flash section placed before
+    .itcm takes them from the kernel archives (the linker gives an input
+    section to the first output section that names it)."""
+    script = render(itcm="kernels")
+    setup = output_section(script, ".text.setup")
+    assert script.index(".text.setup :") < script.index(".itcm :")
+    assert "} > FLASH" in setup
+    for archive in ("libtflm_kernels.a", "libcmsis_nn.a"):
+        line = next(l for l in setup.splitlines() if f"*{archive}:*(" in l)
+        assert ".text.*Prepare*" in line and ".text.*Register_*" in line
+    for itcm in ("none", "all"):
+        assert "(.text" not in output_section(render(itcm=itcm), ".text.setup")
+
+
+@requires_third_party
+@pytest.mark.firmware
+def test_set_up_code_runs_from_flash_and_eval_from_itcm():
+    run_scons("USE_CMSIS_NN=1")
+    with open(ROOT / "build" / "int8-cmsis_nn" / "firmware.elf", "rb") as stream:
+        symbols = {symbol.name: symbol["st_value"] for symbol in
+                   ELFFile(stream).get_section_by_name(".symtab").iter_symbols()}
+    in_flash = lambda name: mm.FLASH.contains(symbols[name])     # noqa: E731
+    assert in_flash("_ZN6tflite21Register_CONV_2D_INT8Ev")
+    assert in_flash("arm_convolve_wrapper_s8_get_buffer_size")
+    assert not in_flash("arm_convolve_s8") and not in_flash("arm_nn_mat_mult_kernel_s8_s16")
 
 
 def test_itcm_all_keeps_the_boot_path_in_flash():

@@ -20,6 +20,12 @@ KERNEL_LIBC_MEMBERS = ("lib_a-memcpy*.o", "lib_a-memset*.o", "lib_a-memmove*.o",
 # templates wherever the linker kept their instance (mangled names).
 KERNEL_FUNCTIONS = ("_ZN8gemmlowp*", "_ZN6tflite29MultiplyByQuantizedMultiplier*",
                     "_ZN6tflite*reference_ops*", "_ZN6tflite*reference_integer_ops*")
+# Functions of the kernel archives that run once, when the interpreter is
+# set up (registration, Init, Prepare and what they call to size buffers and
+# compute parameters), not per inference: ITCM=kernels leaves them in flash
+# (section-name globs; C++ names are mangled, hence the * around).
+KERNEL_SETUP_FUNCTIONS = ("*Register_*", "*Init*", "*Prepare*", "*CalculateOpData*",
+                          "*CalculateSoftmaxParams*", "*get_buffer_size*", "*Free*")
 # Objects that must stay in flash whatever ITCM says: they run before ITCM
 # is set up (the reset handler) or are read by the boot ROM.
 BOOT_OBJECTS = ("*startup.o", "*flexspi_config.o", "*boot_header.o")
@@ -74,6 +80,16 @@ def _extra_inputs(patterns):
     return lines
 
 
+def setup_inputs(placement):
+    """The input-section lines of .text.setup (in flash, before .itcm): what
+    ITCM=kernels leaves out of ITCM although its archive goes there."""
+    if placement.itcm != "kernels":
+        return ""
+    lines = [f"*{archive}:*({' '.join(f'.text.{f}' for f in KERNEL_SETUP_FUNCTIONS)})"
+             for archive in ("libtflm_kernels.a", "libcmsis_nn.a")]
+    return "\n".join(" " * 8 + line for line in lines)
+
+
 def itcm_inputs(placement):
     """The input-section lines of the .itcm output section."""
     if placement.itcm == "none":
@@ -111,6 +127,7 @@ def render(template_text, placement):
         "VECTOR_TABLE_OFFSET": f"0x{mm.VECTOR_TABLE_OFFSET:X}",
         "ITCM_CHOICE": placement.itcm + (" + ITCM_EXTRA" if placement.itcm_extra else ""),
         "ITCM_INPUTS": itcm_inputs(placement),
+        "SETUP_INPUTS": setup_inputs(placement),
         "MODEL_MEM": placement.model_mem,
         "MODEL_REGION": model_region,
         "MODEL_LOAD": " AT> FLASH" if in_ram else "",
