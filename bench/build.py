@@ -7,9 +7,10 @@ the wall clock around each command (output captured):
   1. clean build: build/ removed, a new empty CACHE=<tmp> (your cache does
      not help); target < 90 s
   2. no-op: the same command again, best of 3; target < 0.5 s
-  3. one kernel edited (a comment line put first in --touch: every line
-     moves, so the object changes and the firmware relinks; the bytes are
-     restored afterwards and rebuilt, untimed); target < 4 s
+  3. one kernel edited (a comment line put first in --touch, by default our
+     src/cmsis_nn_tuned/arm_convolve_s8.c: every line moves, so the object
+     changes and the firmware relinks; the bytes are restored afterwards and
+     rebuilt, untimed); target < 4 s
   4. USE_CMSIS_NN switched 1 -> 0, then 0 -> 1 again, with the compile lines
      each printed; the way back must compile nothing
   5. clean build from the now warm cache; target < 15 s
@@ -65,7 +66,11 @@ FIRMWARE = ["USE_CMSIS_NN=1"]
 HEX = os.path.join("build", "int8-cmsis_nn", "firmware.hex")
 TFLM = os.path.join("third_party", "tflite-micro")
 KERNEL = "tensorflow/lite/micro/kernels/cmsis_nn/conv.cc"
-DEFAULT_TOUCH = f"{TFLM}/{KERNEL}"
+# Our convolution kernel (TUNED_KERNELS=1): the build refuses an edited
+# third-party tree, so the edit loop is measured on our own code; the peer
+# edits CMSIS-NN's file of the same name.
+TUNED = os.path.join("src", "cmsis_nn_tuned")
+DEFAULT_TOUCH = os.path.join(TUNED, "arm_convolve_s8.c")
 TOUCH_LINE = b"// bench/build.py edit\n"
 COMPILE_LINE = re.compile(r"^  (CC|CXX) ", re.M)
 CACHE_LINE = re.compile(r"^Retrieved `.*' from cache", re.M)
@@ -384,6 +389,17 @@ def run_input(command, data):
                           f"{result.stdout.decode(errors='replace')[-500:]}")
 
 
+def peer_edit(root, touch, copy):
+    """The peer's file for our edit of `touch`: CMSIS-NN's namesake of one of
+    our tuned files (in the copy's downloads/), else TFLM's conv.cc."""
+    if os.path.dirname(os.path.relpath(touch, root)) == TUNED:
+        cmsis_nn = os.path.join(copy, MAKE_DIR, "downloads", "cmsis_nn", "Source")
+        for directory, _, files in os.walk(cmsis_nn):
+            if os.path.basename(touch) in files:
+                return os.path.join(directory, os.path.basename(touch))
+    return os.path.join(copy, KERNEL)
+
+
 def measure_peer(root, touch, mirror, results):
     """TFLM's Makefile, clean / no-op / one edit, in a private copy of TFLM."""
     compiler = shutil.which("arm-none-eabi-gcc")
@@ -408,9 +424,7 @@ def measure_peer(root, touch, mirror, results):
         log(f"TFLM Makefile: clean build: {clean.seconds:.1f} s; no-op ...")
         peer["noop"] = best_of(NO_OP_RUNS, lambda: run(command, copy))
         log(f"TFLM Makefile: no-op: {peer['noop']:.2f} s; touch ...")
-        relative = os.path.relpath(touch, os.path.join(root, TFLM))
-        peer_touch = os.path.join(copy, relative if not relative.startswith("..") else KERNEL)
-        with edited(peer_touch):
+        with edited(peer_edit(root, touch, copy)):
             peer["touch"] = run(command, copy).seconds
         log(f"TFLM Makefile: touch: {peer['touch']:.2f} s")
     finally:
@@ -521,6 +535,11 @@ def main():
         readme_block.check(os.path.join(root, "README.md"), "build")
     if not os.path.isfile(touch):
         print(f"bench: --touch {args.touch}: no such file under {root}", file=sys.stderr)
+        return 1
+    if os.path.relpath(touch, root).startswith("third_party" + os.sep):
+        print(f"bench: --touch {args.touch}: the build refuses an edited third-party tree "
+              f"(`scons deps` restores it); give a file of ours, such as {DEFAULT_TOUCH}.",
+              file=sys.stderr)
         return 1
     ninja_on = args.ninja and not args.quick
     peer_on = not args.quick and (args.peer if args.peer is not None else

@@ -128,6 +128,27 @@ def test_a_warm_cache_rebuilds_a_clean_tree_without_compiling(checkout):
         assert (checkout["dir"] / FIXTURE_HEX).with_suffix(suffix).is_file(), suffix
 
 
+def test_a_damaged_cache_entry_is_discarded_and_rebuilt(checkout):
+    """Every entry carries its content signature; one whose bytes no longer
+    match (here: cut in half) is deleted at retrieval and its object compiled
+    again, the others still come from the cache, and the firmware is the same."""
+    entries = sorted(path for path in checkout["cache"].rglob("*")
+                     if path.is_file() and path.suffix != ".csig"
+                     and path.with_name(path.name + ".csig").is_file())
+    assert entries, "no verifiable entry was pushed"
+    damaged = entries[0]
+    damaged.write_bytes(damaged.read_bytes()[: damaged.stat().st_size // 2])
+    shutil.rmtree(checkout["dir"] / "build")
+    result = run_scons("fixture", f"CACHE={checkout['cache']}", cwd=checkout["dir"])
+    assert len(compile_lines(result.stdout)) == 1, result.stdout
+    assert "from cache" in result.stdout
+    assert (checkout["dir"] / FIXTURE_HEX).read_bytes() == checkout["hex"]
+    # Pushed again, whole: the next clean build compiles nothing.
+    shutil.rmtree(checkout["dir"] / "build")
+    again = run_scons("fixture", f"CACHE={checkout['cache']}", cwd=checkout["dir"])
+    assert compile_lines(again.stdout) == []
+
+
 def test_a_missing_map_relinks(tmp_path):
     directory = clean_checkout(tmp_path / "checkout")
     run_scons("fixture", "CACHE=0", cwd=directory)

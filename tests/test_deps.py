@@ -1,12 +1,15 @@
 """`scons deps` logic against git repositories the tests make themselves."""
+import hashlib
 import json
+import os
+import shutil
 import subprocess
 import tarfile
 
 import pytest
 
-from conftest import clean_checkout, run_scons
-from teensyml import deps
+from conftest import THIRD_PARTY, clean_checkout, requires_third_party, run_scons
+from teensyml import deps, third_party_tree
 from teensyml.errors import UserError
 
 
@@ -234,3 +237,125 @@ def test_a_commit_with_an_unreadable_file_is_one_clear_error(world):
     with pytest.raises(UserError, match="Extracting lib failed: .*"):
         fetch(world)
     assert not (world["third_party"] / "lib").exists()
+
+
+# --- the extracted trees are verified: stat first, hash what changed ------------------
+
+def test_extraction_records_every_file_with_its_size_mtime_and_hash(world):
+    fetch(world)
+    lib = world["third_party"] / "lib"
+    record = third_party_tree.read_record(lib)
+    assert sorted(record) == ["include/lib.h", "src/lib.c"]
+    size, mtime, sha256 = record["src/lib.c"]
+    patched = (lib / "src" / "lib.c").read_bytes()       # recorded after the patch
+    assert size == len(patched) and sha256 == hashlib.sha256(patched).hexdigest()
+    assert mtime == (lib / "src" / "lib.c").stat().st_mtime_ns
+
+
+def check_error(world, manifest=None):
+    with pytest.raises(UserError) as caught:
+        deps.check(manifest or deps.load_manifest(world["manifest"]), world["third_party"])
+    return str(caught.value)
+
+
+def test_a_deleted_file_is_named_and_scons_deps_puts_it_back(world):
+    fetch(world)
+    header = world["third_party"] / "lib" / "include" / "lib.h"
+    header.unlink()
+    message = check_error(world)
+    assert "third_party/lib differs from what `scons deps` extracted" in message
+    assert "include/lib.h missing" in message and "Run `scons deps`" in message
+    assert fetch(world) == ["lib"]
+    assert header.read_text() == "int answer(void);\n"
+    deps.check(deps.load_manifest(world["manifest"]), world["third_party"])
+
+
+def test_an_edit_in_place_of_the_same_size_is_found_by_content(world):
+    fetch(world)
+    source = world["third_party"] / "lib" / "src" / "lib.c"
+    source.write_text(source.read_text().replace("42", "43"))
+    message = check_error(world)
+    assert "src/lib.c changed" in message
+    # The fix for a wanted change: a patch in the manifest, never an edit.
+    assert "patch listed under its dependency's `patches`" in message
+    assert "third_party/manifest.toml" in message
+
+
+def test_an_added_file_is_refused(world):
+    fetch(world)
+    (world["third_party"] / "lib" / "src" / "extra.c").write_text("int x;\n")
+    assert "src/extra.c added" in check_error(world)
+
+
+def test_many_differences_name_a_few_and_count_the_rest(world):
+    fetch(world)
+    for index in range(6):
+        (world["third_party"] / "tool" / f"new{index}.txt").write_text("x\n")
+    message = check_error(world)
+    assert message.count(" added") == deps.FILES_NAMED
+    assert f"and {6 - deps.FILES_NAMED} more files" in message
+
+
+def test_a_touched_file_is_hashed_once_then_known_by_its_stat(world, tmp_path, monkeypatch):
+    fetch(world)
+    source = world["third_party"] / "lib" / "src" / "lib.c"
+    os.utime(source, ns=(1_800_000_000_000_000_000,) * 2)     # same bytes, new mtime
+    hashed = []
+    real_hash = third_party_tree._content_hash
+    monkeypatch.setattr(third_party_tree, "_content_hash",
+                        lambda path: hashed.append(path) or real_hash(path))
+    manifest = deps.load_manifest(world["manifest"])
+    state = tmp_path / "build" / "third-party-verified.json"
+    deps.check(manifest, world["third_party"], verified_path=state)
+    assert [os.path.basename(path) for path in hashed] == ["lib.c"]
+    deps.check(manifest, world["third_party"], verified_path=state)
+    assert len(hashed) == 1                     # the state cache answered
+    source.write_text("int answer(void){return 40;}\n")     # now edited: hashed again
+    with pytest.raises(UserError, match="src/lib.c changed"):
+        deps.check(manifest, world["third_party"], verified_path=state)
+
+
+@pytest.mark.parametrize("text", ["{not json", "[]", '{"lib": "x", "tool": [1]}'])
+def test_an_unreadable_state_cache_is_ignored(world, tmp_path, text):
+    fetch(world)
+    os.utime(world["third_party"] / "lib" / "src" / "lib.c", ns=(1, 1))  # hashed, cached
+    state = tmp_path / "verified.json"
+    state.write_text(text)
+    deps.check(deps.load_manifest(world["manifest"]), world["third_party"],
+               verified_path=state)
+    assert list(json.loads(state.read_text())["lib"]) == ["src/lib.c"]
+
+
+def test_a_tree_without_a_record_is_extracted_again(world):
+    """Trees from a `scons deps` that wrote no record cannot be verified."""
+    fetch(world)
+    (world["third_party"] / "lib" / third_party_tree.RECORD_NAME).unlink()
+    assert "lib has no valid record of its files" in check_error(world)
+    assert fetch(world) == ["lib"]
+    deps.check(deps.load_manifest(world["manifest"]), world["third_party"])
+
+
+@requires_third_party
+def test_the_build_refuses_a_damaged_tree_in_one_paragraph(tmp_path):
+    """`scons` in a checkout whose TFLM lost a kernel: no "Source not found",
+    the file named, the fix given, nothing compiled."""
+    checkout = clean_checkout(tmp_path / "clone")
+    manifest = deps.load_manifest(THIRD_PARTY / "manifest.toml")
+    for dep in deps.required(manifest):
+        shutil.copytree(THIRD_PARTY / dep.name, checkout / "third_party" / dep.name,
+                        symlinks=True)
+    kernel = "tensorflow/lite/micro/kernels/conv.cc"
+    (checkout / "third_party" / "tflite-micro" / kernel).unlink()
+    result = run_scons("USE_CMSIS_NN=1", "CACHE=0", cwd=checkout, check=False)
+    assert result.returncode == 2
+    assert f"{kernel} missing" in result.stderr and "Run `scons deps`" in result.stderr
+    assert "Source" not in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not list(checkout.glob("build/obj/**/*.o"))
+
+
+@pytest.mark.parametrize("text", ["{not json", '{"files": []}', '{"files": {"a": [1]}}'])
+def test_a_damaged_record_counts_as_none(world, text):
+    fetch(world)
+    (world["third_party"] / "lib" / third_party_tree.RECORD_NAME).write_text(text)
+    assert "lib has no valid record of its files" in check_error(world)

@@ -33,8 +33,8 @@ def test_several_candidates_are_listed():
 
 
 def test_no_candidate():
-    with pytest.raises(UserError, match=r"No serial port found\. Connect the USB-UART "
-                                        r"adapter .* PORT=<device>"):
+    with pytest.raises(UserError, match=r"No USB serial port found .*\. Connect the "
+                                        r"USB-UART adapter .* PORT=<device>"):
         pick_port("", [])
 
 

@@ -117,8 +117,8 @@ def test_port_never_appearing(port):
 
 @pytest.mark.parametrize("setting, message", [
     ("EXPECT=predicted (", "EXPECT=predicted ( is not a valid regular expression"),
-    ("BAUD=fast", "BAUD=fast is not valid; give a positive whole number"),
-    ("TIMEOUT=soon", "TIMEOUT=soon is not a duration"),
+    ("BAUD=fast", "BAUD=fast is not valid; give a whole number greater than 0"),
+    ("TIMEOUT=soon", "TIMEOUT=soon is not valid; give a number of seconds greater than 0"),
     ("EOL=crcr", "EOL=crcr is not valid; choose one of: crlf, cr, lf"),
     ("FLASHER=halfkay", "FLASHER=halfkay is not an option of this command"),
 ])

@@ -1,8 +1,9 @@
 """SCons tool: the GNU Arm Embedded toolchain for the Teensy 4.0's Cortex-M7.
 
-Finds arm-none-eabi-gcc (TOOLCHAIN_DIR=, else PATH), sets the CPU, language
-and section flags shared by every component, and the quiet one-line progress
-that VERBOSE=1 turns back into full command lines.
+Finds arm-none-eabi-gcc (TOOLCHAIN_DIR=, else PATH) and checks that the tools
+the build runs beside it are there; sets the CPU, language and section flags
+shared by every component, and the quiet one-line progress that VERBOSE=1
+turns back into full command lines.
 """
 import os
 import shutil
@@ -10,6 +11,7 @@ import shutil
 from SCons.Action import Action
 
 from teensyml.errors import UserError
+from teensyml.options import scons_escape
 
 PREFIX = "arm-none-eabi-"
 INSTALL_HINT = ("sudo apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi "
@@ -26,6 +28,11 @@ CXX_FLAGS = ["-std=c++17", "-fno-rtti", "-fno-exceptions", "-fno-threadsafe-stat
 C_FLAGS = ["-std=gnu11"]
 # $OPTFLAGS so a component can choose its own level (TFLM's core is -Os).
 OPTIMIZATION = {"release": "-O2", "debug": "-Og"}
+# Paths in the objects (__FILE__, debug info) as seen from the top directory,
+# whatever the checkout's location: the same sources give the same image. The
+# flag names that location, so it sits inside $( $), out of every signature
+# (and of the object cache's keys), where it changes nothing it would guard.
+PREFIX_MAP_FLAGS = ["$(", "-ffile-prefix-map=${TOP_DIR}=.", "$)"]
 LINK_FLAGS = CPU_FLAGS + ["--specs=nano.specs", "--specs=nosys.specs", "-nostartfiles",
                           "-Wl,--gc-sections", "-Wl,--no-warn-rwx-segments"]
 
@@ -52,6 +59,23 @@ def find_compiler(toolchain_dir=""):
     return found
 
 
+# What the build runs, beside gcc: checked before anything compiles, so a
+# partial toolchain fails at once rather than at the first archive or link.
+# (objcopy, size, nm: the HEX file and the size report are made in Python.)
+REQUIRED_TOOLS = {"g++": "compiles C++ and links", "ar": "archives the libraries"}
+
+
+def check_toolchain(bin_dir):
+    """A UserError naming every required tool missing beside the compiler."""
+    missing = [f"{PREFIX}{name} ({role})" for name, role in REQUIRED_TOOLS.items()
+               if not os.access(os.path.join(bin_dir, PREFIX + name), os.X_OK)]
+    if missing:
+        raise UserError(f"The Arm toolchain in {bin_dir} is incomplete: {PREFIX}gcc is "
+                        f"there but not {', '.join(missing)}. Install the whole toolchain "
+                        f"with `{INSTALL_HINT}`, or give TOOLCHAIN_DIR= a directory that "
+                        f"holds all of them.")
+
+
 def quiet_line(verb):
     return f"  {verb:<5}$TARGET" if verb else ""
 
@@ -61,15 +85,18 @@ def generate(env):
         env.Tool(tool)
     compiler = find_compiler(env.get("TOOLCHAIN_DIR", ""))
     bin_dir = os.path.dirname(compiler)
-    tool = lambda name: os.path.join(bin_dir, PREFIX + name)
+    check_toolchain(bin_dir)
+    # Escaped: SCons substitutes these into command lines ($ in a path stays).
+    tool = lambda name: scons_escape(os.path.join(bin_dir, PREFIX + name))  # noqa: E731
     env.Replace(CC=tool("gcc"), CXX=tool("g++"), AS=tool("gcc"), AR=tool("ar"),
                 RANLIB=tool("ranlib"), LINK=tool("g++"), OBJCOPY=tool("objcopy"),
                 SIZE=tool("size"), NM=tool("nm"), READELF=tool("readelf"),
                 PROGSUFFIX=".elf", ARFLAGS="rcsD")
     env["OPTFLAGS"] = OPTIMIZATION[env.get("BUILD", "release")]
-    env.Append(CCFLAGS=COMMON_FLAGS + ["$OPTFLAGS"],
+    env["TOP_DIR"] = env.Dir("#").abspath
+    env.Append(CCFLAGS=COMMON_FLAGS + ["$OPTFLAGS"] + PREFIX_MAP_FLAGS,
                CXXFLAGS=CXX_FLAGS, CFLAGS=C_FLAGS, ASFLAGS=CPU_FLAGS,
-               ASPPFLAGS=CPU_FLAGS, LINKFLAGS=LINK_FLAGS)
+               ASPPFLAGS=CPU_FLAGS + PREFIX_MAP_FLAGS, LINKFLAGS=LINK_FLAGS)
     env["ASPPCOM"] = "$CC -c -x assembler-with-cpp $ASPPFLAGS $_CPPDEFFLAGS $_CPPINCFLAGS " \
                      "-o $TARGET $SOURCES"
     # `s` in ARFLAGS already writes the archive index: no ranlib step.

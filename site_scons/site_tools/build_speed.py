@@ -4,7 +4,8 @@
     env.Append(THIRD_PARTY_CPPPATH=[...], THIRD_PARTY_STAMPS=[...])
     kernel_env = env.WithPrecompiledHeader("tflm_kernels_pch.h", ["a.h", "b.h"])
 
-- The shared object cache (CacheDir; CACHE= moves or disables it).
+- The shared object cache (CacheDir; CACHE= moves or disables it), whose
+  entries are verified when retrieved (VerifiedCacheDir).
 - The compiler wrapper (CCACHE=1, CC_WRAPPER=distcc) inside $( $), so
   turning it on or off changes no command signature: SCons rebuilds nothing.
 - Third-party include directories (THIRD_PARTY_CPPPATH) reach the compiler
@@ -17,12 +18,15 @@
 """
 import os
 
+import SCons.CacheDir
+import SCons.Util
 from SCons.Builder import ListEmitter
 from SCons.Errors import SConsEnvironmentError
 from SCons.Script import Action, GetOption
 
 from teensyml import build_speed
 from teensyml.errors import UserError
+from teensyml.options import scons_escape
 from teensyml.user_cache import user_cache
 
 COMPILE_COMMANDS = ("CCCOM", "CXXCOM", "ASPPCOM")
@@ -66,12 +70,53 @@ def with_precompiled_header(env, target, includes):
     return clone
 
 
+class VerifiedCacheDir(SCons.CacheDir.CacheDir):
+    """The object cache, trusting no entry it cannot verify: each entry is
+    pushed with its content signature beside it (<entry>.csig, SCons' file
+    hash of what was pushed); an entry whose bytes no longer match
+    (truncated, damaged on disk), or that has no signature, is deleted when
+    retrieved, and the target is built instead (and pushed again)."""
+
+    SUFFIX = ".csig"
+
+    def push(self, node):
+        result = super().push(node)
+        _, entry = self.cachepath(node)
+        if entry and os.path.isfile(entry) and not os.path.exists(entry + self.SUFFIX):
+            try:
+                with open(entry + self.SUFFIX + ".partial", "w") as stream:
+                    stream.write(SCons.Util.hash_file_signature(entry))
+                os.replace(entry + self.SUFFIX + ".partial", entry + self.SUFFIX)
+            except OSError:
+                pass                    # unverifiable: retrieval will discard it
+        return result
+
+    def retrieve(self, node):
+        _, entry = self.cachepath(node)
+        if entry and os.path.isfile(entry) and not self._intact(entry):
+            self.CacheDebug("CacheRetrieve(%s): %s is damaged: discarded\n", node, entry)
+            for path in (entry, entry + self.SUFFIX):
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass
+        return super().retrieve(node)
+
+    def _intact(self, entry):
+        try:
+            with open(entry + self.SUFFIX) as stream:
+                expected = stream.read().strip()
+        except OSError:
+            return False
+        return SCons.Util.hash_file_signature(entry) == expected
+
+
 def _use_cache_directory(env, path):
     """CacheDir(path), creating its parents first (SCons creates only the
     last level, atomically) and turning a failure into one clear message."""
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        env.CacheDir(path)
+        env.CacheDir(scons_escape(path), VerifiedCacheDir)
     except (OSError, SConsEnvironmentError) as error:
         reason = getattr(error, "__cause__", None) or error
         raise UserError(f"Cannot create the object cache {path}: {reason}. Give a writable "
@@ -85,7 +130,7 @@ def generate(env):
     if cache:
         _use_cache_directory(env, cache)
     wrapper = build_speed.compiler_wrapper(values["CCACHE"], values["CC_WRAPPER"])
-    env["COMPILER_WRAPPER"] = list(wrapper.words)
+    env["COMPILER_WRAPPER"] = [scons_escape(word) for word in wrapper.words]
     env["ENV"].update(wrapper.environment)
     for command in COMPILE_COMMANDS:
         env[command] = "$( $COMPILER_WRAPPER $) " + env[command]

@@ -9,10 +9,12 @@ the alias depends on the HEX and the ELF, so they are built first, and runs
 the HEX (what `scons flash` programs) with the ELF's function names. Options
 (PTY, STATS, HEADLESS, SEND, EXPECT, MAX_SECONDS, MAX_INSTRUCTIONS, MEASURE,
 BETWEEN, PROFILE, WAIT_STATES) come from env['TEENSY_OPTIONS']; the work is
-teensyml.emulator, imported only when the action runs.
+teensyml.emulator, imported only when the action runs. Ctrl-C and SIGTERM
+stop it (teensyml.interrupts: SCons runs the action on a worker thread).
 """
 from SCons.Script import Action
 
+from teensyml import interrupts
 from teensyml.errors import build_action
 
 
@@ -31,6 +33,7 @@ def emulate_command(env, firmware, alias="emulate"):
 
 
 def generate(env):
+    interrupts.listen_in_scons()     # the main thread, while SCons reads the build
     env.AddMethod(emulate_command, "EmulateCommand")
 
 

@@ -43,10 +43,30 @@ def linker_script_node(env, target, placement):
     return env.GeneratedText(target, text)
 
 
+def rebuild_damaged_outputs(env):
+    """Make `env`'s targets rebuild when their own content changed since the
+    build wrote them (a HEX cut short, an ELF overwritten): SCons decides from
+    the dependencies only, so it would keep a damaged output, and flash it."""
+    inner_source, inner_target = env.decide_source, env.decide_target
+
+    def decide(dependency, target, prev_ni, repo_node=None):
+        inner = inner_target if dependency.has_builder() else inner_source
+        # Always asked first: it also records the dependency's state.
+        changed = inner(dependency, target, prev_ni, repo_node)
+        return changed or _changed_since_built(target)
+    env.Decider(decide)
+
+
+def _changed_since_built(target):
+    recorded = getattr(target.get_stored_info().ninfo, "csig", None)
+    return target.exists() and recorded is not None and recorded != target.get_csig()
+
+
 def firmware(env, name, sources, script, libs=()):
     """Link `sources` and `libs` with `script` into name.elf, name.map and
     name.hex. Returns {'elf', 'hex', 'map'} nodes."""
     env = env.Clone()
+    rebuild_damaged_outputs(env)     # what flash and emulate read
     map_file = env.File(f"{name}.map")
     env.Append(LINKFLAGS=["-T", script[0].abspath, f"-Wl,-Map={map_file.abspath}"],
                LIBS=list(libs) + ["m"])
@@ -70,7 +90,11 @@ def firmware(env, name, sources, script, libs=()):
 
 def firmware_config_header(env, target, model, kernels):
     """firmware_config.h for the app: model name, kernel set, arena size."""
-    arena = firmware_config.arena_bytes(env["TEENSY_OPTIONS"]["ARENA_SIZE"], model)
+    option = env["TEENSY_OPTIONS"]["ARENA_SIZE"]
+    arena = firmware_config.arena_bytes(option, model)
+    warning = firmware_config.arena_warning(option, model)
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
     return env.GeneratedText(target, firmware_config.header_text(model.name, kernels, arena))
 
 

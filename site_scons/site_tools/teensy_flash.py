@@ -6,10 +6,12 @@
 The alias depends on the HEX, so `scons flash` first builds what is out of
 date; the options (FLASHER, REBOOT, SERIAL, TIMEOUT) come from
 env['TEENSY_OPTIONS']. The work is teensyml.flash, imported when the action
-runs so reading the SConscripts stays fast.
+runs so reading the SConscripts stays fast. Ctrl-C and SIGTERM stop it
+(teensyml.interrupts: SCons runs the action on a worker thread).
 """
 from SCons.Script import Action
 
+from teensyml import interrupts
 from teensyml.errors import build_action
 
 
@@ -27,6 +29,7 @@ def flash_command(env, firmware, name="flash"):
 
 
 def generate(env):
+    interrupts.listen_in_scons()     # the main thread, while SCons reads the build
     env.AddMethod(flash_command, "FlashCommand")
 
 

@@ -15,6 +15,7 @@ from SCons.Script import Action, Exit
 
 from teensyml import firmware_model, model_codegen
 from teensyml.errors import UserError, build_action, report
+from teensyml.options import scons_escape
 
 MODELS_DIR = "#models"
 PIPELINE_SCRIPT = "#tools/model.py"
@@ -49,8 +50,10 @@ def _write_builtin_digit(target, source, env):
 def model_sources(env, target_dir, model_path):
     """model_data.cc/.h and op_resolver.cc/.h in `target_dir` from a .tflite."""
     directory = env.Dir(target_dir)
+    # A node of the path as given: SCons would expand a `$` in it.
     nodes = env.Command([directory.File(name) for name in model_codegen.MODEL_SOURCES],
-                        env.File(model_path), Action(_write_model_sources, _quiet(env)))
+                        env.File(scons_escape(model_path)),
+                        Action(_write_model_sources, _quiet(env)))
     env.Depends(nodes, _codegen_files(env))
     return nodes
 

@@ -7,10 +7,12 @@ The alias depends on the ELF (fault addresses are decoded with it), so it is
 built first; with `scons flash monitor` the console waits for the flash to
 finish, whatever -j says. Options (PORT, BAUD, EOL, ECHO, TIMESTAMPS, LOG,
 SEND, EXPECT, TIMEOUT) come from env['TEENSY_OPTIONS']; the work is
-teensyml.monitor, imported when the action runs.
+teensyml.monitor, imported when the action runs. Ctrl-C (when not typed
+into the console) and SIGTERM stop it (teensyml.interrupts).
 """
 from SCons.Script import COMMAND_LINE_TARGETS, Action
 
+from teensyml import interrupts
 from teensyml.errors import build_action
 
 
@@ -32,6 +34,7 @@ def monitor_command(env, firmware, name="monitor", flash="flash"):
 
 
 def generate(env):
+    interrupts.listen_in_scons()     # the main thread, while SCons reads the build
     env.AddMethod(monitor_command, "MonitorCommand")
 
 

@@ -1,12 +1,18 @@
-"""Third-party sources: read the manifest, fetch pinned commits, check stamps.
+"""Third-party sources: read the manifest, fetch pinned commits, check stamps
+and contents.
 
 Each dependency is extracted from a git repository that holds its pinned
 commit: a local mirror (MIRROR=<dir>, <dir>/<name>) or a shallow fetch of the
 upstream URL into the user's cache. Extraction goes to a temporary directory
 next to the destination and is renamed into place only when complete, with a
-stamp recording what it holds; an interrupted run leaves nothing that passes
-for a populated dependency.
+stamp recording what it holds and a record of every file it wrote (size,
+mtime, SHA-256); an interrupted run leaves nothing that passes for a populated
+dependency.
+
+Every build compares the trees with their records (third_party_tree.py): a
+tree edited in place is refused, and `scons deps` extracts it again.
 """
+import contextlib
 import json
 import os
 import shutil
@@ -17,12 +23,16 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import third_party_tree
+from .atomic_file import write_text
 from .errors import UserError
 
 STAMP_NAME = ".teensyml-stamp.json"
 TEMP_PREFIX = ".partial-"
 OLD_PREFIX = ".replaced-"
 INSTALL_GIT = "sudo apt-get install git"
+# How many changed files an error names per dependency (then "and N more").
+FILES_NAMED = 3
 
 
 @dataclass(frozen=True)
@@ -118,16 +128,78 @@ def problem(dep, third_party):
                 f"the manifest pins {dep.commit[:12]}")
     if stamp != dep.stamp():
         return f"{dep.name} was extracted with other paths or patches than the manifest lists"
+    if third_party_tree.read_record(directory) is None:
+        return f"{dep.name} has no valid record of its files ({third_party_tree.RECORD_NAME})"
     return None
 
 
-def check(deps, third_party):
-    """Raise one UserError naming every dependency that is not as pinned."""
-    problems = [p for p in (problem(dep, third_party) for dep in deps) if p]
-    if problems:
-        raise UserError("Third-party sources are not ready: " + "; ".join(problems)
-                        + ". Run `scons deps` (offline: `scons deps MIRROR=<dir>`, "
-                        "where <dir>/<name> is a git repository of each dependency).")
+def differences(dep, third_party, verified):
+    """How third_party/<name> differs from the record of what `scons deps`
+    extracted (a third_party_tree.Differences, false when it does not).
+    `verified` is this dependency's part of the state cache (see below)."""
+    directory = Path(third_party) / dep.name
+    return third_party_tree.compare(directory, third_party_tree.read_record(directory),
+                                    verified)
+
+
+def load_verified(path):
+    """The state cache: {name: {path: stat and hash}} of files found
+    unchanged by content after their stat changed ({} without one)."""
+    try:
+        with open(path) as stream:
+            data = json.load(stream)
+        return {name: files for name, files in data.items() if isinstance(files, dict)}
+    except (OSError, ValueError, AttributeError):
+        return {}
+
+
+def damaged_trees(deps, third_party, verified_path=None):
+    """[(dep, Differences)] of the `deps` (stamps already as pinned) whose
+    trees differ from their records. Cheap: see third_party_tree."""
+    before = load_verified(verified_path) if verified_path else {}
+    after = {}
+    damaged = []
+    for dep in deps:
+        after[dep.name] = dict(before.get(dep.name, {}))
+        found = differences(dep, third_party, after[dep.name])
+        if found:
+            damaged.append((dep, found))
+    merged = {name: files for name, files in {**before, **after}.items() if files}
+    if verified_path and merged != before:
+        with contextlib.suppress(OSError, UserError):    # only a cache: hashed again next time
+            write_text(verified_path, json.dumps(merged))
+    return damaged
+
+
+def describe_damage(dep, found, shown=FILES_NAMED):
+    """'third_party/x differs from what `scons deps` extracted (a changed, b
+    missing and 3 more files)'."""
+    listed = found.described()
+    more = len(listed) - shown
+    return (f"third_party/{dep.name} differs from what `scons deps` extracted ("
+            + ", ".join(listed[:shown])
+            + (f" and {more} more file{'s' * (more > 1)}" if more > 0 else "") + ")")
+
+
+def check(deps, third_party, verified_path=None):
+    """Raise one UserError naming every dependency that is not as pinned:
+    stamp problems, and trees that differ from their records (with a few of
+    their files and the fix). `verified_path`: the state cache's file."""
+    problems = {dep.name: problem(dep, third_party) for dep in deps}
+    damaged = damaged_trees([dep for dep in deps if not problems[dep.name]], third_party,
+                            verified_path)
+    found = [p for p in problems.values() if p] + [describe_damage(*d) for d in damaged]
+    if not found:
+        return
+    message = ("Third-party sources are not ready: " + "; ".join(found)
+               + ". Run `scons deps` to extract them as pinned (offline: `scons deps "
+               "MIRROR=<dir>`, where <dir>/<name> is a git repository of each dependency).")
+    if damaged:
+        message += (" Third-party code is never edited in place: a wanted change is a "
+                    "patch listed under its dependency's `patches` in "
+                    "third_party/manifest.toml (as flatbuffers' is), which `scons deps` "
+                    "applies.")
+    raise UserError(message)
 
 
 # --- git ----------------------------------------------------------------------
@@ -248,6 +320,8 @@ def install(dep, sources, third_party, log):
         for patch in dep.patches:
             git_dir, commit = sources[patch.source]
             _apply_patch(read_file_at(git_dir, commit, patch.path), staging, dep, patch)
+        # What every build compares the tree with (size, mtime, SHA-256 per file).
+        third_party_tree.write_record(staging, third_party_tree.scan(staging))
         with open(staging / STAMP_NAME, "w") as stream:
             json.dump(dep.stamp(), stream, indent=2)
         final = third_party / dep.name
@@ -265,18 +339,32 @@ def install(dep, sources, third_party, log):
     log(f"deps: {dep.name} {dep.commit[:12]}: {count} files")
 
 
+def _needing_extraction(wanted, third_party, force, log, verified_path):
+    """The dependencies of `wanted` to extract: not as pinned, or (logged)
+    differing from what was extracted; all of them when `force`."""
+    if force:
+        return list(wanted)
+    todo = [dep for dep in wanted if problem(dep, third_party)]
+    for dep, found in damaged_trees([dep for dep in wanted if dep not in todo], third_party,
+                                    verified_path):
+        log(f"deps: {describe_damage(dep, found)}: extracting it again")
+        todo.append(dep)
+    return [dep for dep in wanted if dep in todo]
+
+
 def fetch_all(deps, third_party, mirror=None, cache_dir=None, force=False, log=print,
-              names=None):
+              names=None, verified_path=None):
     """Bring the dependencies of the manifest `deps` into `third_party`: the
     required ones, or those called `names` (optional ones included).
-    Dependencies already at their pinned commit are left alone unless `force`."""
+    Dependencies at their pinned commit, their files as extracted, are left
+    alone unless `force`. `verified_path`: the state cache of check()."""
     third_party = Path(third_party)
     third_party.mkdir(parents=True, exist_ok=True)
     remove_leftovers(third_party)
     wanted = required(deps) if names is None else select(deps, names)
-    todo = [dep for dep in wanted if force or problem(dep, third_party)]
+    todo = _needing_extraction(wanted, third_party, force, log, verified_path)
     if not todo:
-        log("deps: all third-party sources are at their pinned commits")
+        log("deps: all third-party sources are at their pinned commits, as extracted")
         return []
     # Sources of everything to extract and of every patch they need.
     needed = {dep.name for dep in todo} | {p.source for dep in todo for p in dep.patches}

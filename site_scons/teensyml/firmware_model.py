@@ -71,8 +71,7 @@ def _checked(path, cache_dir):
             pass
     from .model_codegen import read_checked_model   # flatbuffers and numpy: only now
     info, _ = read_checked_model(path)
-    if cache:
-        os.makedirs(cache_dir, exist_ok=True)
+    if cache:       # (a place that cannot be written is a UserError: atomic_file)
         write_text(cache, json.dumps({"key": key, "sha256": info.sha256,
                                       "operators": list(info.distinct_operators)}))
     return info.sha256, info.distinct_operators

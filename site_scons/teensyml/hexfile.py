@@ -7,9 +7,7 @@ emitted. This module does the same with pyelftools and intelhex, then refuses
 an image that does not fit the Teensy 4.0's program flash.
 """
 import argparse
-import os
 import sys
-import tempfile
 
 from elftools.common.exceptions import ELFError
 from elftools.elf.constants import SH_FLAGS
@@ -17,6 +15,7 @@ from elftools.elf.elffile import ELFFile
 from intelhex import IntelHex
 
 from . import memory_map as mm
+from .atomic_file import atomic_write
 from .errors import UserError, cli
 
 
@@ -75,18 +74,12 @@ def check_fits_flash(image, source):
 
 
 def write_hex(elf_path, hex_path):
-    """Convert, check, and write atomically: no half-written HEX on failure."""
+    """Convert, check, and write atomically: no half-written HEX on failure
+    (and with the umask's permissions, not a temporary file's 0600)."""
     image = elf_to_intelhex(elf_path)
     check_fits_flash(image, elf_path)
-    directory = os.path.dirname(os.path.abspath(hex_path))
-    handle, temporary = tempfile.mkstemp(dir=directory, suffix=".hex.partial")
-    try:
-        with os.fdopen(handle, "w") as stream:
-            image.write_hex_file(stream)
-        os.replace(temporary, hex_path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+    with atomic_write(hex_path, "w") as stream:
+        image.write_hex_file(stream)
     return image
 
 

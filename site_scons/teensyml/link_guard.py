@@ -7,8 +7,11 @@ overflowed by 1234 bytes"). When that happens this guard links again with
 --noinhibit-exec into a scratch file, only to see what is in the region, and
 fails with the region, the bytes over and the largest contributors. A link
 that succeeds is checked the same way against the FlexRAM rules the linker
-cannot express (ITCM banks plus DTCM plus stack within 512 KB). A failed
-check removes the ELF: an image that cannot run is never left behind.
+cannot express (ITCM banks plus DTCM plus stack within 512 KB), and each
+ITCM_EXTRA entry the generated linker script records must have selected some
+code (one that matches nothing would leave the image unchanged, silently). A
+failed check removes the ELF: an image that cannot run, or is not what was
+asked for, is never left behind.
 
 After a good link it writes the size report next to the ELF (name.size.json,
 the previous one kept as name.size.prev.json) and warns when the stack has
@@ -23,8 +26,8 @@ import subprocess
 import sys
 import tempfile
 
+from . import linker_script, map_file, region_usage, size_report
 from . import memory_map as mm
-from . import region_usage, size_report
 from .errors import UserError, cli
 from .option_values import STACK_MARGIN_VARIABLE, count_value
 
@@ -50,6 +53,35 @@ def map_path_of(command):
         if match:
             return match.group(1)
     return None
+
+
+def script_path_of(command):
+    """The linker script the link command reads (-T path, -Tpath), or None."""
+    for index, word in enumerate(command):
+        if word == "-T" and index + 1 < len(command):
+            return command[index + 1]
+        if word.startswith("-T") and len(word) > 2:
+            return word[2:]
+    return None
+
+
+def check_itcm_extra(command, map_path):
+    """A UserError when an ITCM_EXTRA entry recorded in the linker script
+    selected no code input section of the link (its map tells)."""
+    script = script_path_of(command)
+    if not script or not map_path:
+        return
+    try:
+        with open(script, encoding="utf-8") as stream:
+            patterns = linker_script.recorded_itcm_extra(stream.read())
+    except OSError:
+        return
+    if patterns:
+        code = [(piece.name, piece.origin, piece.size)
+                for section in map_file.read(map_path).values() for piece in section.pieces
+                if piece.kind == "input" and piece.size
+                and (piece.name == ".text" or piece.name.startswith(".text."))]
+        linker_script.check_itcm_extra(patterns, code, map_path)
 
 
 def _attribution(usage, map_path, warn=False):
@@ -111,6 +143,7 @@ def main(argv=None):
     map_path = map_path_of(command)
     attribution = _attribution(usage, map_path, warn=True)
     try:
+        check_itcm_extra(command, map_path)
         region_usage.check(args.elf, usage, attribution)
     except UserError:
         os.remove(args.elf)

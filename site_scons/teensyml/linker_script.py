@@ -4,6 +4,10 @@ The layout lives in linker/teensy40.ld.in; this module fills in the numbers
 (from memory_map) and the choices (which input sections go to ITCM, where the
 model and the arena live).
 """
+import difflib
+import fnmatch
+import json
+import re
 from dataclasses import dataclass
 from string import Template
 
@@ -50,8 +54,8 @@ class Placement:
 
     @classmethod
     def from_options(cls, values):
-        extra = tuple(p.strip() for p in values["ITCM_EXTRA"].split(",") if p.strip())
-        return cls(values["ITCM"], extra, values["MODEL_MEM"], values["ARENA_MEM"])
+        return cls(values["ITCM"], itcm_extra_patterns(values["ITCM_EXTRA"]),
+                   values["MODEL_MEM"], values["ARENA_MEM"])
 
 
 def memory_block():
@@ -63,21 +67,113 @@ def memory_block():
     return "\n".join(lines)
 
 
+# What an ITCM_EXTRA entry may hold: a file or section name glob the linker
+# script takes as written (ld's wildcards * ? [...] [!...]).
+EXTRA_PATTERN = re.compile(r"[A-Za-z0-9_.+~/*?\[\]!-]+")
+EXTRA_HELP = ("give object globs such as conv.o or *kernels*.a, or function-name globs "
+              "such as arm_nn_mat_mult* (C++ names mangled, e.g. *ConvPerChannel*), "
+              "comma-separated, made of letters, digits, _ . + ~ / - and the wildcards "
+              "* ? [ ] !")
+OBJECT_SUFFIXES = (".o", ".a", ".obj")
+# The generated script records the entries for the link guard, which checks
+# after the link that each one matched some code.
+EXTRA_RECORD = re.compile(r"^\s*/\* ITCM_EXTRA (\[.*\]) \*/$", re.M)
+
+
+def itcm_extra_patterns(text):
+    """The entries of an ITCM_EXTRA= value, or a UserError for one the linker
+    script cannot express."""
+    patterns = tuple(part.strip() for part in text.split(",") if part.strip())
+    bad = [pattern for pattern in patterns if not EXTRA_PATTERN.fullmatch(pattern)]
+    if bad:
+        raise UserError(f"ITCM_EXTRA={text} is not valid: {', '.join(map(repr, bad))} "
+                        f"cannot be written in the linker script; {EXTRA_HELP}.")
+    return patterns
+
+
+def _is_object_pattern(pattern):
+    return pattern.endswith(OBJECT_SUFFIXES)
+
+
+def _object_glob(pattern):
+    """The file-name glob the linker script uses for an object entry."""
+    return pattern if "/" in pattern else f"*{pattern.lstrip('*')}"
+
+
 def _extra_inputs(patterns):
     lines = []
     for pattern in patterns:
-        if any(c in pattern for c in " ();:\"'") or not pattern:
-            raise UserError(f"ITCM_EXTRA entry {pattern!r} is not valid; give object "
-                            f"globs such as conv.o or *kernels*.a, or function-name globs "
-                            f"such as arm_nn_mat_mult* (comma-separated).")
-        if pattern.endswith((".o", ".a", ".obj")):
-            lines.append(f"*{pattern.lstrip('*')}({CODE_SECTIONS})" if "/" not in pattern
-                         else f"{pattern}({CODE_SECTIONS})")
+        if not EXTRA_PATTERN.fullmatch(pattern):
+            raise UserError(f"ITCM_EXTRA entry {pattern!r} is not valid; {EXTRA_HELP}.")
+        if _is_object_pattern(pattern):
+            lines.append(f"{_object_glob(pattern)}({CODE_SECTIONS})")
         else:
             # With -ffunction-sections each function has .text.<name>; C++
             # names are mangled, so a glob such as *ConvPerChannel* is usual.
             lines.append(f"*(.text.{pattern})")
+    if patterns:
+        record = json.dumps(list(patterns)).replace("/", "\\/")   # no */ in the comment
+        lines.insert(0, f"/* ITCM_EXTRA {record} */")
     return lines
+
+
+def recorded_itcm_extra(script_text):
+    """The ITCM_EXTRA entries a generated linker script was made with."""
+    match = EXTRA_RECORD.search(script_text)
+    return tuple(json.loads(match.group(1))) if match else ()
+
+
+def _code_matches(pattern, name, origin):
+    """Does ITCM_EXTRA entry `pattern` select the code input section `name`
+    from `origin` (an object path, or archive.a(member.o)), as ld matches it?"""
+    if not _is_object_pattern(pattern):
+        return fnmatch.fnmatchcase(name, f".text.{pattern}")
+    glob = _object_glob(pattern)
+    archive = re.match(r"^(.*)\((.*)\)$", origin)
+    files = archive.groups() if archive else (origin,)
+    return any(fnmatch.fnmatchcase(file, glob) for file in files)
+
+
+def check_itcm_extra(patterns, code, map_path="the map file"):
+    """A UserError for the ITCM_EXTRA entries that select none of `code`,
+    the (section name, origin, size) of every code input section the link
+    kept; it lists the objects or functions the entry may have meant."""
+    unmatched = [p for p in patterns if not any(_code_matches(p, name, origin)
+                                                for name, origin, _ in code)]
+    if not unmatched:
+        return
+    objects, functions = {}, {}
+    for name, origin, size in code:
+        member = re.sub(r"^.*\((.*)\)$", r"\1", origin).rsplit("/", 1)[-1]
+        objects[member] = objects.get(member, 0) + size
+        if name.startswith(".text."):
+            functions[name[len(".text."):]] = size
+    explained = []
+    for pattern in unmatched:
+        kind, names = ("object", objects) if _is_object_pattern(pattern) else \
+            ("function", functions)
+        explained.append(f"{pattern} matches no {kind} of this firmware ({kind}s there "
+                         f"include {', '.join(_candidates(pattern, names))})")
+    raise UserError(f"ITCM_EXTRA={','.join(patterns)} asks for code this firmware does "
+                    f"not have, which would move nothing into ITCM: "
+                    f"{'; '.join(explained)}. An entry ending in .o or .a matches object "
+                    f"or archive file names (conv.o, *kernels*.a); any other matches whole "
+                    f"function names, mangled for C++ (*Conv* matches part of one). Every "
+                    f"name is in {map_path}.")
+
+
+def _candidates(pattern, sizes, count=8):
+    """The names of `sizes` (name -> bytes) closest to `pattern`: those that
+    contain its text, else similar ones, else the largest."""
+    core = re.sub(r"[*?\[\]!]", "", pattern).lower()
+    for suffix in OBJECT_SUFFIXES:
+        core = core[:-len(suffix)] if core.endswith(suffix) else core
+    by_size = sorted(sizes, key=lambda name: (-sizes[name], name))
+    found = [name for name in by_size if core and core in name.lower()]
+    lowered = {name.lower(): name for name in by_size}
+    found += [lowered[name] for name in difflib.get_close_matches(core, lowered, count, 0.6)
+              if lowered[name] not in found]
+    return (found or by_size)[:count]
 
 
 def setup_inputs(placement):

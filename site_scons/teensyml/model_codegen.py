@@ -23,6 +23,7 @@ OCRAM (MODEL_MEM=); the resolver registers exactly the model's operators, so
 the op table is as small as it can be and the build compiles only those
 kernels. Nothing here imports TensorFlow.
 """
+import math
 import os
 
 from . import test_digits, tflm_ops
@@ -34,6 +35,11 @@ MODEL_SOURCES = ("model_data.cc", "model_data.h", "op_resolver.cc", "op_resolver
 MODEL_SECTION = ".model_data"
 MODEL_ALIGNMENT = 16          # TFLM reads the flatbuffer in place; 16 suits its tables
 BYTES_PER_LINE = 16
+# What the app (src/app/inference.h, inference.cc) can feed and read: one input
+# of a 28x28 image's pixels and ten class scores, each int8 or float32.
+APP_INPUT_VALUES = 28 * 28          # kImageBytes
+APP_OUTPUT_VALUES = 10              # kClasses
+APP_TENSOR_TYPES = ("int8", "float32")
 
 
 def read_checked_model(path):
@@ -54,7 +60,31 @@ def check_model(data, path):
     tflm_ops.resolver_methods(info.builtin_operators, info.custom_operators)
     if not info.distinct_operators:
         raise UserError(f"{path} has no operators: there is nothing to run.")
+    check_app_interface(info, path)
     return info
+
+
+def check_app_interface(info, path):
+    """A UserError, with every reason, for a model whose input or output the
+    app cannot use (it would build and then boot NOT READY)."""
+    problems = []
+    if len(info.inputs) != 1:
+        problems.append(f"it has {len(info.inputs)} inputs")
+    if not info.outputs:
+        problems.append("it has no output")
+    for role, tensors, count in (("input", info.inputs[:1], APP_INPUT_VALUES),
+                                 ("output", info.outputs[:1], APP_OUTPUT_VALUES)):
+        for tensor in tensors:
+            values = math.prod(tensor.shape)
+            if values != count or tensor.dtype not in APP_TENSOR_TYPES:
+                problems.append(f"its {role} is {tensor.dtype} "
+                                f"[{','.join(map(str, tensor.shape))}] ({values} value"
+                                f"{'' if values == 1 else 's'})")
+    if problems:
+        raise UserError(f"{path} cannot run in this firmware: {'; '.join(problems)}. The app "
+                        f"feeds one input of {APP_INPUT_VALUES} values (a 28x28 grey image, "
+                        f"e.g. [1,28,28,1]) and reads {APP_OUTPUT_VALUES} class scores from "
+                        f"the first output, each {' or '.join(APP_TENSOR_TYPES)}.")
 
 
 def write_model_sources(model_path, out_dir):

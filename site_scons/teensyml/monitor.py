@@ -10,6 +10,10 @@ session to a file (LOG=) and decode fault addresses with the ELF (addr2line).
 
 The port is only a path: a USB-UART adapter, a board's USB serial, or the
 pseudo-terminal of `scons emulate PTY=1` are all monitored the same way.
+
+SIGTERM, SIGHUP and a Ctrl-C not typed into the console (interactive mode
+sends it to the board) stop either mode: the session ends with a line saying
+so (in the log too) and the status is 128 + the signal (teensyml.interrupts).
 """
 import codecs
 import datetime
@@ -22,6 +26,7 @@ import time
 
 from serial.tools import miniterm
 
+from . import interrupts
 from .errors import UserError
 from .option_values import positive_int, seconds
 from .serial_link import SerialLink, candidate_ports, pick_port
@@ -131,14 +136,15 @@ def scripted(monitor, send, pattern, timeout):
     deadline = started + timeout
     port = monitor.link.port
     if not monitor.link.connect(monitor.stop, deadline):
-        monitor.session.notice(f"--- {port} did not appear within {timeout:g} s")
+        if not monitor.stop.is_set():
+            monitor.session.notice(f"--- {port} did not appear within {timeout:g} s")
         return 1
     if send:
         monitor.link.discard_input()
         line = unescape(send)
         monitor.send(line if line.endswith("\n") else line + "\n")
     received = ""
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not monitor.stop.is_set():
         received += monitor.pump(deadline)
         if pattern is not None and pattern.search(received):
             # Show the rest of the matching line, and so its decoded addresses.
@@ -148,7 +154,7 @@ def scripted(monitor, send, pattern, timeout):
             monitor.session.notice(f"--- /{pattern.pattern}/ arrived after "
                                    f"{time.monotonic() - started:.1f} s")
             return 0
-    if pattern is None:
+    if pattern is None or monitor.stop.is_set():
         return 0
     monitor.session.notice(f"--- /{pattern.pattern}/ did not arrive within {timeout:g} s")
     return 1
@@ -203,8 +209,30 @@ def interactive(monitor, echo=False, banner=""):
         console.cleanup()
     if failures:
         raise failures[0]
-    monitor.session.notice("--- exit")
+    if interrupts.received() is None:
+        monitor.session.notice("--- exit")
     return 0
+
+
+def _interactive_session(monitor, port, baud, values):
+    # Open the port now when it is there, so keys typed after the banner
+    # reach it; otherwise the reader waits for it.
+    monitor.link.connect(monitor.stop, deadline=time.monotonic())
+    banner = (f"--- monitor on {port} at {baud} baud | quit: "
+              f"{miniterm.key_description(EXIT_KEY)} | EOL {values['EOL']} | echo "
+              f"{'on' if values['ECHO'] else 'off'}"
+              f"{' | log ' + values['LOG'] if values['LOG'] else ''} ---")
+    return interactive(monitor, values["ECHO"], banner)
+
+
+def _stopped_by_signal(session):
+    """128 + the signal that stopped the session, said on screen and in the
+    log; None when none did."""
+    signum = interrupts.received()
+    if signum is None:
+        return None
+    session.notice(f"--- {interrupts.Interrupted(signum)}")
+    return interrupts.exit_status(signum)
 
 
 def _open_log(path):
@@ -221,6 +249,11 @@ def run(values, elf=None, out=None):
     """The monitor with the option table's values (PORT, BAUD, EOL, ECHO,
     TIMESTAMPS, LOG, SEND, EXPECT, TIMEOUT); `elf` decodes fault addresses.
     Returns the exit status. Every option is checked before the port opens."""
+    with interrupts.listening():
+        return _run(values, elf, out)
+
+
+def _run(values, elf, out):
     from .addr2line import AddressDecoder
     out = out or sys.stdout
     requested = values["PORT"].strip()
@@ -243,16 +276,13 @@ def run(values, elf=None, out=None):
     link = SerialLink(port, baud, session.notice)
     monitor = Monitor(link, session, values["EOL"])
     try:
-        if is_scripted:
-            return scripted(monitor, send, pattern, timeout)
-        # Open the port now when it is there, so keys typed after the banner
-        # reach it; otherwise the reader waits for it.
-        link.connect(monitor.stop, deadline=time.monotonic())
-        banner = (f"--- monitor on {port} at {baud} baud | quit: "
-                  f"{miniterm.key_description(EXIT_KEY)} | EOL {values['EOL']} | echo "
-                  f"{'on' if values['ECHO'] else 'off'}"
-                  f"{' | log ' + values['LOG'] if values['LOG'] else ''} ---")
-        return interactive(monitor, values["ECHO"], banner)
+        # A signal ends the loops as Ctrl+] does; then the session says why.
+        with interrupts.when_received(lambda _signum: monitor.stop.set()):
+            if is_scripted:
+                status = scripted(monitor, send, pattern, timeout)
+            else:
+                status = _interactive_session(monitor, port, baud, values)
+        return _stopped_by_signal(session) or status
     finally:
         link.close()
         if log is not None:

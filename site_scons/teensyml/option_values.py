@@ -1,34 +1,28 @@
 """Values of the command options (flash, monitor) outside SCons.
 
-The option table keeps TIMEOUT= and BAUD= as text, as typed; the commands turn
-them into numbers here, with one wording for a bad value. The tools in tools/
-take options as `scons` does (KEY=VALUE), checked by the same table.
+The option table types and range-checks every value when the options are
+resolved (TIMEOUT= is a float, BAUD= an int); the functions here take such a
+value as it is, and check text that arrives another way (the environment, a
+caller's own dict) by the same table, with the same wording. The tools in
+tools/ take options as `scons` does (KEY=VALUE), checked by the same table.
 """
 from .errors import UserError
-from .options import OPTIONS_BY_KEY
+from .options import OPTIONS_BY_KEY, validate
 
 
-def seconds(key, text):
-    """A positive duration in seconds (TIMEOUT=10, TIMEOUT=0.5)."""
-    try:
-        value = float(text)
-    except (TypeError, ValueError):
-        value = -1.0
-    if not value > 0 or value == float("inf"):
-        raise UserError(f"{key}={text} is not a duration; give a number of seconds "
-                        f"greater than 0, e.g. {key}=10.")
-    return value
+def option_value(key, value):
+    """The value of option `key`: resolved already, or text checked now."""
+    return validate(OPTIONS_BY_KEY[key], value) if isinstance(value, str) else value
 
 
-def positive_int(key, text):
+def seconds(key, value):
+    """A duration in seconds (TIMEOUT=10, TIMEOUT=0.5)."""
+    return option_value(key, value)
+
+
+def positive_int(key, value):
     """A positive whole number (BAUD=115200)."""
-    try:
-        value = int(str(text), 0)
-    except ValueError:
-        value = 0
-    if value <= 0:
-        raise UserError(f"{key}={text} is not valid; give a positive whole number.")
-    return value
+    return option_value(key, value)
 
 
 def keys_of(*groups):
@@ -67,13 +61,6 @@ def options_help(keys):
 STACK_MARGIN_VARIABLE = "TEENSY_STACK_MARGIN"
 
 
-def count_value(key, text):
-    """A whole number of 0 or more from an option's text (TOP=, STACK_MARGIN=)."""
-    try:
-        value = int(str(text).strip(), 0)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise UserError(f"{key}={text} is not valid; give a whole number of 0 or more "
-                        f"(the default is {key}={OPTIONS_BY_KEY[key].default}).")
-    return value
+def count_value(key, value):
+    """A whole number of 0 or more (TOP=, STACK_MARGIN=)."""
+    return option_value(key, value)

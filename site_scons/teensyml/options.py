@@ -5,7 +5,9 @@ option); tests and tools validate with `resolve()` without SCons. Options in
 the "configuration" group change the firmware and so name its variant
 directory; the others only steer commands (flash, monitor, emulate, ...).
 """
+import math
 import os
+import re
 from dataclasses import dataclass, field
 
 from .errors import UserError
@@ -25,10 +27,17 @@ class Option:
     key: str
     help: str
     default: object
-    kind: str = "str"            # bool | enum | int | str | path | model
+    # bool | enum | model | globs (ITCM_EXTRA) | str | path, or a number:
+    # int | bytes (whole numbers) | seconds (a float), checked against the
+    # fields below when the options are resolved.
+    kind: str = "str"
     choices: tuple = ()
     group: str = "configuration"  # or the command it steers
     aliases: tuple = field(default=())
+    positive: bool = False       # numbers: greater than 0 (else 0 or more)
+    multiple: int = 1            # whole numbers: a multiple of this
+    words: tuple = ()            # numbers: words also accepted as they are ("auto")
+    zero: str = ""               # numbers: what 0 means ("no limit"), shown in messages
 
     @property
     def configures_firmware(self):
@@ -49,13 +58,14 @@ OPTIONS = (
            "kernels (TFLM kernels, CMSIS-NN and their runtime helpers), all",
            "kernels", kind="enum", choices=("none", "kernels", "all")),
     Option("ITCM_EXTRA", "more objects or functions for ITCM: comma-separated "
-           "object-file globs (foo.o, *conv*.o) or function names", "", kind="str"),
+           "object-file globs (foo.o, *conv*.o) or function names", "", kind="globs"),
     Option("MODEL_MEM", "where the model weights live", "flash", kind="enum",
            choices=("flash", "dtcm", "ocram")),
     Option("ARENA_MEM", "where the tensor arena lives", "dtcm", kind="enum",
            choices=("dtcm", "ocram")),
     Option("ARENA_SIZE", "tensor arena bytes; auto = the model's measured need "
-           "plus a margin", "auto", kind="str"),
+           "plus a margin", "auto", kind="bytes", positive=True, multiple=16,
+           words=("auto",)),
     # --- how the build runs ---------------------------------------------------
     Option("VERBOSE", "print full command lines", False, kind="bool", group="build"),
     Option("TOOLCHAIN_DIR", "directory holding arm-none-eabi-gcc (default: PATH)",
@@ -81,11 +91,11 @@ OPTIONS = (
     Option("SERIAL", "USB serial number of the board to program (halfkay)", "",
            kind="str", group="flash"),
     Option("TIMEOUT", "seconds to wait for the bootloader, or for EXPECT", "60",
-           kind="str", group="flash"),
+           kind="seconds", positive=True, group="flash"),
     # --- scons monitor ----------------------------------------------------------
     Option("PORT", "serial port (default: the only candidate)", "", kind="str",
            group="monitor"),
-    Option("BAUD", "baud rate", "115200", kind="str", group="monitor"),
+    Option("BAUD", "baud rate", "115200", kind="int", positive=True, group="monitor"),
     Option("SEND", "scripted mode: text to send (\\n allowed)", "", kind="str",
            group="monitor"),
     Option("EXPECT", "scripted mode: regular expression to wait for", "",
@@ -107,9 +117,9 @@ OPTIONS = (
     Option("HEADLESS", "do not read the terminal: input only from SEND (scripts); "
            "SEND or EXPECT imply it", False, kind="bool", group="emulate"),
     Option("MAX_SECONDS", "stop the emulation after this many seconds (exit status 3); "
-           "0: no limit", "0", kind="str", group="emulate"),
+           "0: no limit", "0", kind="seconds", zero="no limit", group="emulate"),
     Option("MAX_INSTRUCTIONS", "stop once this many instructions ran (exit status 4); "
-           "0: no limit", "0", kind="str", group="emulate"),
+           "0: no limit", "0", kind="int", zero="no limit", group="emulate"),
     Option("TIMING", "cycle model: calibrated (caches, FlexSPI, dual-issue core; "
            "docs/emulator.md) or simple (instructions plus wait states per region)",
            "calibrated", kind="enum", choices=("calibrated", "simple"), group="emulate"),
@@ -120,7 +130,7 @@ OPTIONS = (
            "tflite::MicroInterpreter::Invoke); several: separate with ;", "", kind="str",
            group="emulate"),
     Option("PROFILE", "with STATS=1: list the N functions that ran most instructions",
-           "0", kind="str", group="emulate"),
+           "0", kind="int", zero="no list", group="emulate"),
     Option("WAIT_STATES", "with TIMING=simple: wait states per region as "
            "REGION:fetch/data, e.g. FLASH:30/30,OCRAM:2/2 (defaults in docs/emulator.md)",
            "", kind="str",
@@ -130,14 +140,14 @@ OPTIONS = (
            choices=("text", "json", "csv"), group="size-report"),
     Option("DIFF", "earlier json report to compare with", "", kind="str",
            group="size-report"),
-    Option("TOP", "symbols listed per region (0: all)", "10", kind="str",
+    Option("TOP", "symbols listed per region (0: all)", "10", kind="int", zero="all",
            group="size-report"),
     Option("COMPONENT", "only these components (comma-separated: app, tflm-kernels, "
            "cmsis-nn, model, ...)", "", kind="str", group="size-report"),
     Option("SYMBOL", "only symbols whose name matches this glob (*Conv*) or "
            "contains this text", "", kind="str", group="size-report"),
     Option("STACK_MARGIN", "warn when the stack has fewer spare bytes than this "
-           "beyond its reserved size", "4096", kind="str", group="size-report"),
+           "beyond its reserved size", "4096", kind="bytes", group="size-report"),
 )
 
 OPTIONS_BY_KEY = {option.key: option for option in OPTIONS}
@@ -151,7 +161,44 @@ def parse_bool(key, text):
         return True
     if word in FALSE_WORDS:
         return False
-    raise UserError(f"{key}={text} is not a yes/no value; use 1 or 0.")
+    raise UserError(f"{key}={text} is not valid; give 1 or 0 (also yes/no, true/false, "
+                    f"on/off).")
+
+
+NUMBER_KINDS = ("int", "bytes", "seconds")
+
+
+def valid_numbers(option):
+    """What a number option takes, in words: the one wording of every
+    message about a bad number."""
+    what = {"int": "a whole number", "bytes": "a whole number of bytes",
+            "seconds": "a number of seconds"}[option.kind]
+    what += " greater than 0" if option.positive else ", 0 or more"
+    if option.zero:
+        what += f" (0: {option.zero})"
+    if option.multiple > 1:
+        what += f", a multiple of {option.multiple}"
+    default = str(option.default)
+    example = default if default not in option.words and default != "0" else \
+        {"int": "10", "bytes": "65536", "seconds": "60"}[option.kind]
+    what += f", e.g. {option.key}={example}"
+    if option.kind == "bytes":
+        what += f" or 0x{int(example):X}"
+    return what + "".join(f", or {word}" for word in option.words)
+
+
+def _number(option, text):
+    """The value of `text` for a number option; ValueError if it is none."""
+    if option.kind == "seconds":
+        value = float(text)
+        if not math.isfinite(value):
+            raise ValueError(text)
+    else:
+        value = int(text.strip(), 0)
+    if value < 0 or (option.positive and value == 0) or \
+            (option.multiple > 1 and value % option.multiple):
+        raise ValueError(text)
+    return value
 
 
 def validate(option, text):
@@ -171,6 +218,17 @@ def validate(option, text):
         raise UserError(f"MODEL={text} is not valid; choose one of: "
                         f"{', '.join(BUILTIN_MODELS)}, or give the path of an "
                         f"existing .tflite file.")
+    if option.kind in NUMBER_KINDS:
+        if text.strip() in option.words:
+            return text.strip()
+        try:
+            return _number(option, text)
+        except ValueError:
+            raise UserError(f"{option.key}={text} is not valid; give "
+                            f"{valid_numbers(option)}.") from None
+    if option.kind == "globs":
+        from .linker_script import itcm_extra_patterns
+        itcm_extra_patterns(text)          # a UserError if the linker cannot take it
     return text
 
 
@@ -192,13 +250,19 @@ def resolve(arguments):
         text = arguments.get(option.key, option.default)
         values[option.key] = validate(option, text) if isinstance(text, str) \
             else text
-    if values["ARENA_SIZE"] != "auto":
-        try:
-            values["ARENA_SIZE"] = int(values["ARENA_SIZE"], 0)
-        except ValueError:
-            raise UserError(f"ARENA_SIZE={values['ARENA_SIZE']} is not valid; "
-                            f"give a byte count (e.g. 65536) or auto.") from None
     return values
+
+
+def scons_escaped(arguments):
+    """ARGUMENTS as SCons may hold them in an environment: every `$` doubled,
+    so SCons never expands an option's value (SEND='$x', a path with `$`)."""
+    return {key: scons_escape(value) for key, value in arguments.items()}
+
+
+def scons_escape(text):
+    """`text` as a construction variable or a command-line word that SCons
+    substitutes back to exactly `text`."""
+    return text.replace("$", "$$") if isinstance(text, str) else text
 
 
 def objects_variant_name(values):
@@ -218,7 +282,9 @@ def compile_variant_name(values):
     only the link)."""
     model = values["MODEL"]
     if model not in BUILTIN_MODELS:
-        model = os.path.splitext(os.path.basename(model))[0] + "_" + _digest(model)
+        # Only plain characters: the name becomes a path SCons substitutes ($).
+        stem = re.sub(r"[^A-Za-z0-9_.+-]", "_", os.path.splitext(os.path.basename(model))[0])
+        model = stem + "_" + _digest(model)
     parts = [model, "cmsis_nn" if values["USE_CMSIS_NN"] else "reference"]
     if values["USE_CMSIS_NN"] and not values["TUNED_KERNELS"]:
         parts.append("upstream")

@@ -22,9 +22,16 @@ POLL_INTERVAL = 0.2      # seconds between looks for a port that is gone
 IDENTITY_INTERVAL = 0.5  # seconds between checks that the path is still our port
 
 
-def candidate_ports():
-    """The serial ports pyserial can list on this machine."""
-    return sorted(list_ports.comports(), key=lambda port: port.device)
+def candidate_ports(listed=None):
+    """The ports the monitor may pick without PORT=: the USB serial ports
+    (a USB-UART adapter, a board's own USB serial) among those pyserial
+    lists, `listed` or the machine's. Ports without a USB vendor and product
+    id, such as the legacy on-board /dev/ttyS*, are never picked: on most
+    machines nothing is attached to them. Pseudo-terminals (the emulator's)
+    are not listed by pyserial: they are named with PORT=."""
+    listed = list_ports.comports() if listed is None else listed
+    return sorted((port for port in listed if port.vid is not None and port.pid is not None),
+                  key=lambda port: port.device)
 
 
 def pick_port(requested, candidates):
@@ -35,8 +42,9 @@ def pick_port(requested, candidates):
     if len(candidates) == 1:
         return candidates[0].device
     if not candidates:
-        raise UserError("No serial port found. Connect the USB-UART adapter wired to the "
-                        "Teensy's pins 14 (TX) and 15 (RX), or name the port with "
+        raise UserError("No USB serial port found (legacy ports such as /dev/ttyS0 are "
+                        "never picked on their own). Connect the USB-UART adapter wired to "
+                        "the Teensy's pins 14 (TX) and 15 (RX), or name the port with "
                         "PORT=<device> (e.g. PORT=/dev/ttyUSB0, or the pseudo-terminal "
                         "`scons emulate PTY=1` prints).")
     listing = "; ".join(f"{port.device} ({port.description})" for port in candidates)

@@ -10,6 +10,13 @@ image exactly as the i.MX RT1062 boot ROM does.
     image.segments                     # (Segment(address, data), ...) ascending
     image.bytes_at(address, n)         # bytes the image defines there
     image.ivt.entry                    # where the ROM starts the firmware
+    image = load_bootable("build/int8-reference/firmware.hex")   # flash, emulate
+
+load_bootable() is the one gate of `scons flash`, `scons emulate` and their
+tools: a HEX must be whole (its end-of-file record last) and hold exactly the
+bytes of its ELF (the one given, or the .elf beside it), then pass the boot
+checks. A HEX cut at a record boundary still parses: without the first check
+part of the firmware would be programmed.
 """
 import bisect
 import os
@@ -20,6 +27,7 @@ from . import memory_map as mm
 from .errors import UserError
 
 ELF_MAGIC = b"\x7fELF"
+END_OF_FILE_RECORD = 0x01       # Intel HEX record type
 IVT_SIZE = 32
 BOOT_DATA_SIZE = 16
 
@@ -78,6 +86,13 @@ class FirmwareImage:
     @property
     def end(self):
         return self.segments[-1].end if self.segments else None
+
+    def segment_at(self, address):
+        """The segment holding `address`, or None (a gap)."""
+        index = bisect.bisect_right(self._starts, address) - 1
+        if index >= 0 and address < self.segments[index].end:
+            return self.segments[index]
+        return None
 
     def contains(self, address, length=1):
         """Whether the image defines every byte of [address, address+length)."""
@@ -196,7 +211,38 @@ def _hex_segments(path):
     except (IntelHexError, ValueError, UnicodeDecodeError) as error:
         raise UserError(f"{os.path.basename(path)} is not a valid Intel HEX file "
                         f"({error}). Give the .hex (or .elf) the build wrote.") from None
+    _check_hex_ends_whole(path)
     return _segments_of(hex_file)
+
+
+def _record_type(record):
+    try:
+        return int(record[7:9], 16)
+    except ValueError:
+        return None
+
+
+def _check_hex_ends_whole(path):
+    """The end-of-file record must be the last record. Without it the file
+    was cut short (at a record boundary it still parses); records after it
+    (two files joined, damage) are ignored by every reader."""
+    with open(path, encoding="ascii", errors="replace") as stream:
+        records = [(number, line.strip()) for number, line in enumerate(stream, 1)
+                   if line.strip()]
+    ends = [index for index, (_, record) in enumerate(records)
+            if _record_type(record) == END_OF_FILE_RECORD]
+    name = os.path.basename(path)
+    if not ends:
+        raise UserError(f"{name} ends without the Intel HEX end-of-file record: it was cut "
+                        f"short (an interrupted write, copy or download, or a full disk) and "
+                        f"may hold only part of the firmware, so it was refused. Rebuild it "
+                        f"(scons), or copy it again whole.")
+    if ends[0] != len(records) - 1:
+        line = records[ends[0]][0]
+        raise UserError(f"{name} goes on after its end-of-file record (line {line}) with "
+                        f"{len(records) - 1 - ends[0]} more line(s), which readers ignore: "
+                        f"the file is damaged or two files were joined, so it was refused. "
+                        f"Rebuild it (scons).")
 
 
 def _elf_segments(path):
@@ -209,6 +255,73 @@ def _elf_segments(path):
 def _segments_of(hex_file):
     return [Segment(start, hex_file.tobinstr(start=start, end=end - 1))
             for start, end in hex_file.segments()]
+
+
+def companion_elf(path):
+    """The .elf beside a .hex (the build writes them together), or None."""
+    sibling = os.path.splitext(path)[0] + ".elf"
+    return sibling if os.path.isfile(sibling) else None
+
+
+def is_elf(path):
+    with open(path, "rb") as stream:
+        return stream.read(4) == ELF_MAGIC
+
+
+def load_bootable(path, elf=None):
+    """The image at `path` (HEX or ELF) as flash and the emulator take it:
+    whole, the same bytes as its ELF (`elf`, else the .elf beside a .hex,
+    when there is one), and a Teensy 4.0 boot image. A UserError otherwise."""
+    image = load_image(path)
+    if not is_elf(path):
+        elf = elf or companion_elf(path)
+        if elf is not None:
+            check_matches_elf(image, load_image(elf), elf)
+    return check_teensy40(image)
+
+
+def check_matches_elf(image, reference, elf_path):
+    """Refuse a HEX image whose bytes differ from those of its ELF
+    (`reference`): a gap, a byte too many, or another value."""
+    if image.segments == reference.segments:
+        return
+    elf = os.path.basename(elf_path)
+    missing, extra = _first_uncovered(reference, image), _first_uncovered(image, reference)
+    if missing is not None:
+        what = f"has no byte at 0x{missing:08X}, where {elf} has one (a gap, or cut short)"
+    elif extra is not None:
+        what = f"has a byte at 0x{extra:08X}, where {elf} has none"
+    else:
+        address, ours, theirs = _first_other_value(image, reference)
+        what = f"has 0x{ours:02X} at 0x{address:08X}, where {elf} has 0x{theirs:02X}"
+    raise UserError(f"{image._name()} does not match its ELF, {elf}: it {what}. The HEX is "
+                    f"damaged or older than the ELF, so it was refused. Rebuild it (scons "
+                    f"makes the HEX from the ELF), or give the .elf itself.")
+
+
+def _first_uncovered(image, other):
+    """The first address `image` defines and `other` does not, or None."""
+    for segment in image.segments:
+        address = segment.address
+        while address < segment.end:
+            covering = other.segment_at(address)
+            if covering is None:
+                return address
+            address = covering.end
+    return None
+
+
+def _first_other_value(image, other):
+    """(address, image's byte, other's byte) of the first difference between
+    two images that define the same addresses."""
+    for segment in image.segments:
+        theirs = other.bytes_at(segment.address, len(segment.data))
+        if theirs == segment.data:
+            continue
+        for offset, (ours, their) in enumerate(zip(segment.data, theirs)):
+            if ours != their:
+                return segment.address + offset, ours, their
+    raise AssertionError("the images differ but no byte does")
 
 
 def check_teensy40(image):

@@ -8,13 +8,13 @@ Output conventions (also in docs/emulator.md):
   exit    0 normal end (input exhausted while the firmware waits for more,
           --until matched, WFI with nothing to wake it, reset request),
           1 crash (fault or BKPT), 2 bad usage or image, 3 time limit,
-          4 instruction limit, 130 Ctrl-C
+          4 instruction limit, 128 + n a signal: 130 Ctrl-C, 143 SIGTERM
 """
 import argparse
-import os
 import sys
 
-from .. import teensy_image
+from .. import interrupts, teensy_image
+from ..atomic_file import write_text
 from ..errors import UserError, cli
 from ..monitor import unescape
 
@@ -23,15 +23,13 @@ PREFIX = "emulate: "
 
 def load_firmware(path, elf=None):
     """(FirmwareImage, Symbols or None) of a .hex or .elf, refused with the
-    failed check when it is not a Teensy 4.0 boot image. Function names come
+    failed check when it is not whole or not a Teensy 4.0 boot image (the
+    checks of `scons flash`: teensy_image.load_bootable). Function names come
     from `elf`, the image itself when it is an ELF, or the .elf next to a .hex."""
     from .symbols import Symbols
-    image = teensy_image.check_teensy40(teensy_image.load_image(path))
+    image = teensy_image.load_bootable(path, elf)
     if elf is None:
-        with open(path, "rb") as stream:
-            is_elf = stream.read(4) == teensy_image.ELF_MAGIC
-        sibling = os.path.splitext(path)[0] + ".elf"
-        elf = path if is_elf else (sibling if os.path.isfile(sibling) else None)
+        elf = path if teensy_image.is_elf(path) else teensy_image.companion_elf(path)
     return image, (Symbols(elf) if elf else None)
 
 
@@ -58,8 +56,8 @@ def parser():
         prog="emulate.py", description="Run a Teensy 4.0 firmware image (HEX or ELF) with "
         "no board: an i.MX RT1062 emulator with a console, counters and a cycle model.",
         epilog="exit status: 0 normal end, 1 crash, 2 bad usage or image, 3 time limit, "
-               "4 instruction limit, 130 Ctrl-C\n\nsettings (KEY=VALUE, as for `scons "
-               "emulate`; the same as the flags):\n" + options_help(option_keys()),
+               "4 instruction limit, 130 Ctrl-C, 143 SIGTERM\n\nsettings (KEY=VALUE, as "
+               "for `scons emulate`; the same as the flags):\n" + options_help(option_keys()),
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("firmware", help="the .hex or .elf `scons flash` would program")
     p.add_argument("--elf", help="ELF for function names (default: the image, or the .elf "
@@ -114,6 +112,11 @@ def _positive(name, value):
 
 @cli
 def main(argv=None):
+    with interrupts.listening():
+        return run(argv)
+
+
+def run(argv):
     from .counters import WaitStates
     from .machine import Machine
     from .report import stats_json, stats_lines
@@ -156,8 +159,7 @@ def main(argv=None):
         for line in stats_lines(machine, args.profile):
             note(line)
     if args.stats_json:
-        with open(args.stats_json, "w") as stream:
-            stream.write(stats_json(machine, stop) + "\n")
+        write_text(args.stats_json, stats_json(machine, stop) + "\n")   # whole or absent
     return stop.exit_status
 
 
@@ -179,6 +181,7 @@ def expand_assignments(argv):
 
 def options_argv(values, firmware):
     """The command line of `scons emulate` from the option table's values."""
+    from ..option_values import option_value
     argv = [firmware]
     if values.get("PTY"):
         argv.append("--pty")
@@ -188,17 +191,12 @@ def options_argv(values, firmware):
                       ("WAIT_STATES", "--wait-states"), ("TIMING", "--timing")):
         if values.get(key):
             argv += [flag, values[key]]
+    # Numbers the option table has typed and range-checked (0: not asked for).
     for key, flag in (("MAX_SECONDS", "--max-seconds"),
                       ("MAX_INSTRUCTIONS", "--max-instructions"), ("PROFILE", "--profile")):
-        text = str(values.get(key, "0") or "0")
-        try:
-            number = float(text) if key == "MAX_SECONDS" else int(text, 0)
-        except ValueError:
-            raise UserError(f"{key}={text} is not valid; give a number (0: no "
-                            f"{'limit' if key != 'PROFILE' else 'profile'}), e.g. "
-                            f"{key}=60.") from None
+        number = option_value(key, values.get(key, 0))
         if number:
-            argv += [flag, text]
+            argv += [flag, str(number)]
     for key, flag in (("STATS", "--stats"), ("MEASURE", "--measure")):
         if values.get(key):
             argv.append(flag)

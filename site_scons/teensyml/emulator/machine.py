@@ -8,7 +8,9 @@ booted from the image's IVT as the i.MX RT1062 boot ROM does.
 
 The run loop restarts Unicorn every TICK_SECONDS (a timer thread raises the
 counters' stop flag; the counting hook stops at the next block boundary, so
-counts stay exact) to look at the limits and flush the console.
+counts stay exact) to look at the limits and flush the console. Ctrl-C,
+SIGTERM and SIGHUP stop it at such a tick (teensyml.interrupts), with status
+128 + the signal.
 """
 import signal
 import threading
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 import unicorn
 from unicorn import arm_const as uc_arm
 
+from .. import interrupts
 from .. import memory_map as mm
 from .crash import CrashReport, Fault, capture
 from .console import ScriptedConsole
@@ -60,10 +63,11 @@ class Stop:
     reason: str                  # a key of STATUS
     message: str
     crash: CrashReport = None
+    status: int = None           # instead of STATUS[reason] (a signal's 128 + n)
 
     @property
     def exit_status(self):
-        return STATUS[self.reason]
+        return self.status if self.status is not None else STATUS[self.reason]
 
 
 class Machine:
@@ -84,7 +88,6 @@ class Machine:
         self._stop = None
         self._fault_access = None
         self._deadline = None
-        self._interrupted = False
         self.markers = []
         self.run_seconds = 0.0       # host time spent emulating ...
         self.idle_seconds = 0.0      # ... and waiting for console input
@@ -275,14 +278,19 @@ class Machine:
     # --- running ----------------------------------------------------------------------------
     def run(self, max_seconds=None, max_instructions=None):
         """Run until something stops the firmware; returns the Stop. A later
-        call continues where this one ended (if the stop allows it)."""
+        call continues where this one ended (if the stop allows it). Ctrl-C
+        ends it with a Stop too, for callers in the main thread as well (an
+        exception raised inside a Unicorn callback would be lost)."""
+        with interrupts.listening():
+            return self._run(max_seconds, max_instructions)
+
+    def _run(self, max_seconds, max_instructions):
         self._stop = None
         began = time.monotonic()
         self._deadline = began + max_seconds if max_seconds else None
         ticking = threading.Event()
         ticker = threading.Thread(target=self._tick, args=(ticking,), daemon=True)
         ticker.start()
-        previous_handler = self._catch_interrupts()
         try:
             while self._stop is None:
                 self._run_chunk()
@@ -291,8 +299,11 @@ class Machine:
                     self._stop = Stop("until", "the console output matched")
                 if self._stop is not None:
                     break
-                if self._interrupted:
-                    self._stop = Stop("interrupted", "interrupted")
+                signum = interrupts.received()
+                if signum is not None:
+                    self._stop = Stop("interrupted", f"interrupted by "
+                                      f"{signal.Signals(signum).name}",
+                                      status=interrupts.exit_status(signum))
                 elif self._deadline is not None and time.monotonic() >= self._deadline:
                     self._stop = Stop("time-limit", f"the time limit of {max_seconds:g} s "
                                                     f"was reached")
@@ -303,8 +314,6 @@ class Machine:
         finally:
             ticking.set()
             ticker.join()
-            if previous_handler is not None:
-                signal.signal(signal.SIGINT, previous_handler)
             self.run_seconds += time.monotonic() - began
             self.console.flush()
         self.notes += self.console.notes
@@ -337,15 +346,3 @@ class Machine:
     def _tick(self, done):
         while not done.wait(TICK_SECONDS):
             self.counters.stop[0] = True
-
-    def _catch_interrupts(self):
-        """Ctrl-C stops the run cleanly (an exception inside a Unicorn
-        callback would be lost); only possible in the main thread."""
-        self._interrupted = False
-        if threading.current_thread() is not threading.main_thread():
-            return None
-
-        def interrupted(_signal, _frame):
-            self._interrupted = True
-            self.counters.stop[0] = True
-        return signal.signal(signal.SIGINT, interrupted)

@@ -11,9 +11,10 @@ import os
 import sys
 import tempfile
 
+from .. import interrupts
 from ..errors import UserError
 from ..option_values import seconds
-from ..teensy_image import ELF_MAGIC, check_teensy40, load_image
+from ..teensy_image import is_elf, load_bootable
 from . import halfkay, teensy_loader_cli
 from .halfkay_protocol import plan_blocks
 
@@ -35,9 +36,7 @@ def choose_flasher(name="auto", serial=""):
 @contextlib.contextmanager
 def _hex_file(image, path):
     """`path` when it is a HEX already; else a temporary HEX of the image."""
-    with open(path, "rb") as stream:
-        is_elf = stream.read(4) == ELF_MAGIC
-    if not is_elf:
+    if not is_elf(path):
         yield path
         return
     with tempfile.TemporaryDirectory(prefix="teensy-flash-") as directory:
@@ -47,10 +46,11 @@ def _hex_file(image, path):
 
 
 def program(path, flasher="auto", reboot=False, serial="", timeout=60.0, out=None, bus=None):
-    """Check the image at `path` (HEX or ELF) is a Teensy 4.0 image, then
-    program it. Returns the back end used. `bus` replaces USB for halfkay."""
+    """Check the image at `path` (HEX or ELF) is whole and a Teensy 4.0 image
+    (teensy_image.load_bootable), then program it. Returns the back end used.
+    `bus` replaces USB for halfkay."""
     out = out or sys.stdout
-    image = check_teensy40(load_image(path))
+    image = load_bootable(path)
     chosen = choose_flasher(flasher, serial)
     if chosen == "teensy_loader_cli" and serial:
         raise UserError("SERIAL= chooses one board among several, which teensy_loader_cli "
@@ -68,6 +68,8 @@ def program(path, flasher="auto", reboot=False, serial="", timeout=60.0, out=Non
 
 def program_with_options(path, values, out=None):
     """program() steered by the option table's values (FLASHER, REBOOT, SERIAL,
-    TIMEOUT), as `scons flash` and tools/flash.py give them."""
-    return program(path, values["FLASHER"], values["REBOOT"], values["SERIAL"].strip(),
-                   seconds("TIMEOUT", values["TIMEOUT"]), out)
+    TIMEOUT), as `scons flash` and tools/flash.py give them; Ctrl-C and
+    SIGTERM stop it (interrupts.Interrupted)."""
+    with interrupts.listening():
+        return program(path, values["FLASHER"], values["REBOOT"], values["SERIAL"].strip(),
+                       seconds("TIMEOUT", values["TIMEOUT"]), out)

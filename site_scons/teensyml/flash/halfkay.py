@@ -10,10 +10,12 @@ The USB side is a tiny interface so tests can put a device model in its place:
 HidapiBus is the real one (PyPI hidapi). Nothing is remembered between runs:
 each run waits for the bootloader, starts at block 0 (which erases the chip)
 and ends with the boot report, so a run cut short is simply run again.
+Ctrl-C and SIGTERM stop it between two reports (teensyml.interrupts).
 """
 import sys
 import time
 
+from .. import interrupts
 from ..errors import UserError
 from .halfkay_protocol import (BLOCK_SIZE, BOOTLOADER_PRODUCT_ID, ERASE_TIMEOUT,
                                ERASE_WRITES, REBOOT_BAUD, RETRY_INTERVAL, SERIAL_PRODUCT_ID,
@@ -77,6 +79,7 @@ def wait_for_bootloader(bus, serial="", timeout=60.0, out=None, poll=POLL_INTERV
     deadline = time.monotonic() + timeout
     hinted = False
     while True:
+        interrupts.check("while waiting for the Teensy bootloader; nothing was written")
         present = bus.enumerate(VENDOR_ID, BOOTLOADER_PRODUCT_ID)
         chosen = [d for d in present
                   if not serial or _serial_of(d).lower() == serial.strip().lower()]
@@ -94,16 +97,17 @@ def wait_for_bootloader(bus, serial="", timeout=60.0, out=None, poll=POLL_INTERV
             print(f"Waiting up to {timeout:g} s for the Teensy bootloader ({USB_ID}): "
                   f"press the button on the board.", file=out, flush=True)
             hinted = True
-        time.sleep(poll)
+        interrupts.wait(poll)
 
 
 def _write(handle, report, limit, interval, present=lambda: True):
     """Send one report, retrying every `interval` s for up to `limit` s (the
     bootloader refuses reports while it erases or writes). Gives up early
-    when `present()` says the board has gone: no 45 s wait for a lost board."""
+    when `present()` says the board has gone (no 45 s wait for a lost board)
+    or a stopping signal arrived."""
     now = time.monotonic()
     deadline, next_look = now + limit, now + PRESENCE_INTERVAL
-    while True:
+    while interrupts.received() is None:
         try:
             if handle.write(report) > 0:
                 return True
@@ -117,6 +121,7 @@ def _write(handle, report, limit, interval, present=lambda: True):
                 return False
             next_look = now + PRESENCE_INTERVAL
         time.sleep(interval)
+    return False
 
 
 def _present(bus, device):
@@ -138,6 +143,13 @@ def _write_failure(bus, device, number, total, block, limit):
         f"{what} The flash is only partly written, so the board will not run it. Run the "
         f"flash again (press the button if the bootloader is gone): every run starts over "
         f"from the first block, which erases the chip.")
+
+
+def partly_written(blocks_written, total):
+    """How an interrupted flash leaves the board (the end of a sentence)."""
+    return (f"after {blocks_written} of {total} blocks: the flash is only partly written, so "
+            f"the board will not run it. Run the flash again: every run starts over from "
+            f"the first block")
 
 
 def soft_reboot(serial="", out=None):
@@ -188,8 +200,10 @@ def upload(image, bus=None, serial="", timeout=60.0, reboot=False, out=None,
                   leave=False) as bar:
             for number, block in enumerate(blocks):
                 limit = erase_timeout if number < ERASE_WRITES else write_timeout
-                if not _write(handle, block_report(block), limit, retry_interval,
-                              lambda: _present(bus, device)):
+                written = _write(handle, block_report(block), limit, retry_interval,
+                                 lambda: _present(bus, device))
+                interrupts.check(partly_written(number + written, len(blocks)))
+                if not written:
                     raise _write_failure(bus, device, number, len(blocks), block, limit)
                 bar.update(BLOCK_SIZE)
         # HalfKay may reset before it acknowledges the boot report: not an error.

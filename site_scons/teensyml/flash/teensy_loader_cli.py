@@ -4,6 +4,7 @@ The tool reads the HEX before it looks for a board, then waits for HalfKay
 with -w (forever: we stop it after TIMEOUT), prints a dot per block written
 and "Booting". Its output is streamed (the dots become a progress bar) and its
 exit status and known messages become UserErrors that say what to do.
+Ctrl-C and SIGTERM end the tool (teensyml.interrupts): no child is left.
 """
 import os
 import select
@@ -13,8 +14,9 @@ import subprocess
 import sys
 import time
 
+from .. import interrupts
 from ..errors import UserError
-from .halfkay import no_bootloader_error, permission_error
+from .halfkay import no_bootloader_error, partly_written, permission_error
 from .halfkay_protocol import BLOCK_SIZE
 
 TOOL = "teensy_loader_cli"
@@ -109,6 +111,7 @@ def program(hex_path, block_count, reboot=False, timeout=60.0, out=None):
         status = process.wait()
         process.stdout.close()
         transcript.finish()
+    problem = problem or _interrupted(status, transcript, block_count)
     if problem is not None:
         raise problem
     if status != 0:
@@ -122,7 +125,7 @@ def _follow(process, transcript, timeout):
     stopped (no board in time, a board it cannot open)."""
     deadline = time.monotonic() + timeout
     descriptor = process.stdout.fileno()
-    while True:
+    while interrupts.received() is None:
         ready, _, _ = select.select([descriptor], [], [], 0.1)
         if ready:
             chunk = os.read(descriptor, 4096)
@@ -137,6 +140,19 @@ def _follow(process, transcript, timeout):
                              f"Loader application or any other flasher and run again.")
         if not transcript.saw(FOUND) and time.monotonic() >= deadline:
             return no_bootloader_error(timeout)
+    return None
+
+
+def _interrupted(status, transcript, block_count):
+    """The Interrupted for a tool we stopped on a signal (or that the same
+    Ctrl-C ended); None when none came or the tool finished its work."""
+    signum = interrupts.received()
+    if signum is None or status == 0:
+        return None
+    if not transcript.saw(FOUND):
+        return interrupts.Interrupted(signum, "while waiting for the Teensy bootloader; "
+                                              "nothing was written")
+    return interrupts.Interrupted(signum, partly_written(transcript.dots, block_count))
 
 
 def _failure(status, transcript, hex_path, block_count):

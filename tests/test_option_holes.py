@@ -1,0 +1,246 @@
+"""No option holes: every bad value, model or place gets one paragraph and a
+non-zero exit status before anything is built (or right after the link, for
+what only the link can tell), never a traceback and never a silent success."""
+import json
+import re
+import shutil
+import subprocess
+import sys
+
+import flatbuffers
+import pytest
+from serial.tools.list_ports_common import ListPortInfo
+
+from conftest import NEEDS_DEPS_REASON, ROOT, THIRD_PARTY, requires_third_party, run_scons
+from teensyml import firmware_model, options
+from teensyml.emulator.cli import options_argv
+from teensyml.errors import UserError
+from teensyml.serial_link import candidate_ports, pick_port
+from teensyml.tflite_model import load_schema
+
+MODELS = ROOT / "models"
+HELLO_WORLD = (THIRD_PARTY / "tflite-micro" / "tensorflow" / "lite" / "micro" / "examples" /
+               "hello_world" / "models" / "hello_world_int8.tflite")
+needs_toolchain = pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None,
+                                     reason="arm-none-eabi-gcc is not installed (./setup.sh)")
+
+
+def refused(result, *texts):
+    """The run failed with status 2 and one `error:` paragraph holding `texts`."""
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output
+    assert "Traceback" not in output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, result.stderr
+    for text in texts:
+        assert text in errors[0], errors[0]
+    return errors[0]
+
+
+# --- numbers: typed and range-checked once, in the option table ------------------------
+
+@pytest.mark.parametrize("setting, valid", [
+    ("ARENA_SIZE=0", "a whole number of bytes greater than 0, a multiple of 16, "
+                     "e.g. ARENA_SIZE=65536 or 0x10000, or auto"),
+    ("ARENA_SIZE=-5", "a whole number of bytes greater than 0, a multiple of 16"),
+    ("ARENA_SIZE=1000", "a multiple of 16"),
+    ("ARENA_SIZE=big", "or auto"),
+    ("TIMEOUT=0", "a number of seconds greater than 0, e.g. TIMEOUT=60"),
+    ("BAUD=fast", "a whole number greater than 0, e.g. BAUD=115200"),
+    ("MAX_SECONDS=-1", "a number of seconds, 0 or more (0: no limit)"),
+    ("MAX_INSTRUCTIONS=1.5", "a whole number, 0 or more (0: no limit)"),
+    ("PROFILE=all", "a whole number, 0 or more (0: no list)"),
+    ("TOP=-1", "a whole number, 0 or more (0: all)"),
+    ("STACK_MARGIN=lots", "a whole number of bytes, 0 or more, e.g. STACK_MARGIN=4096"),
+])
+def test_bad_number_lists_what_is_valid(setting, valid):
+    refused(run_scons("-n", setting, check=False), f"{setting} is not valid; give", valid)
+
+
+def test_numbers_are_typed_when_resolved():
+    values = options.resolve({"ARENA_SIZE": "0x10000", "TIMEOUT": "0.5", "BAUD": "9600",
+                              "MAX_SECONDS": "1.5", "PROFILE": "0x10"})
+    assert values["ARENA_SIZE"] == 65536 and values["TIMEOUT"] == 0.5
+    assert values["BAUD"] == 9600 and values["PROFILE"] == 16
+    defaults = options.resolve({})
+    assert defaults["ARENA_SIZE"] == "auto" and defaults["TIMEOUT"] == 60.0
+    assert (defaults["TOP"], defaults["STACK_MARGIN"], defaults["MAX_INSTRUCTIONS"]) == \
+        (10, 4096, 0)
+    # The emulator's command line takes the resolved numbers.
+    argv = options_argv(values, "x.hex")
+    assert argv[argv.index("--max-seconds") + 1] == "1.5"
+    assert argv[argv.index("--profile") + 1] == "16"
+    assert "--max-instructions" not in argv
+
+
+@requires_third_party
+def test_arena_below_the_measured_need_warns():
+    needed = json.loads((MODELS / "mnist_int8.json").read_text())["arena_bytes_host"]
+    result = run_scons("-n", "ARENA_SIZE=4096")
+    assert f"warning: ARENA_SIZE=4096 is below the {needed:,} bytes" in result.stderr
+    assert "ARENA_SIZE=auto" in result.stderr
+
+
+# --- ITCM_EXTRA ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("value", ["foo;bar", "}*", "a b", "x$y"])
+def test_itcm_extra_the_linker_script_cannot_hold(value):
+    refused(run_scons("-n", f"ITCM_EXTRA={value}", check=False),
+            f"ITCM_EXTRA={value} is not valid", "cannot be written in the linker script",
+            "conv.o", "arm_nn_mat_mult*", "* ? [ ] !")
+
+
+@needs_toolchain
+@pytest.mark.parametrize("value, kind, candidate", [
+    ("does_not_exist", "function", "fixture_hot_loop"),
+    ("nothere.o", "object", "main.o"),
+])
+def test_itcm_extra_matching_nothing_lists_candidates(value, kind, candidate):
+    result = run_scons("fixture", f"ITCM_EXTRA={value}", check=False)
+    message = refused(result, f"ITCM_EXTRA={value} asks for code this firmware does not have",
+                      f"{value} matches no {kind} of this firmware", candidate, "fixture.map")
+    assert "*Conv*" in message
+    variant = options.placement_variant_name("fixture", options.resolve({"ITCM_EXTRA": value}))
+    assert not (ROOT / "build" / variant / "fixture" / "fixture.elf").exists()
+
+
+# --- `$` in a value: never expanded by SCons -------------------------------------------------
+
+def test_dollar_in_a_value_reaches_the_help_as_typed():
+    result = run_scons("-h", "SEND=$x.", "EXPECT=^predicted: [0-9]$")
+    assert "Traceback" not in result.stdout + result.stderr
+    assert "actual: $x." in result.stdout
+    assert "actual: ^predicted: [0-9]$" in result.stdout
+
+
+@needs_toolchain
+def test_dollar_in_send_reaches_the_firmware():
+    result = run_scons("emulate-fixture", "SEND=$hb", "MAX_SECONDS=60")
+    assert "fixture: hello" in result.stdout
+    assert "Traceback" not in result.stderr
+
+
+@requires_third_party
+def test_dollar_in_a_model_path(tmp_path):
+    model = tmp_path / "mine$x.tflite"
+    shutil.copy(MODELS / "mnist_int8.tflite", model)
+    name = options.compile_variant_name(options.resolve({"MODEL": str(model)}))
+    assert "$" not in name
+    result = run_scons("-n", f"MODEL={model}")
+    assert "Traceback" not in result.stdout + result.stderr
+    assert f"build/{name}/firmware.elf" in result.stdout
+
+
+# --- a place that cannot be written at read time -------------------------------------------
+
+def test_cache_that_cannot_be_written_is_one_paragraph(tmp_path):
+    in_the_way = tmp_path / "build"
+    in_the_way.write_text("a file where the build directory should be")
+    model = tmp_path / "fresh.tflite"
+    shutil.copy(MODELS / "mnist_int8.tflite", model)
+    with pytest.raises(UserError, match=r"^Cannot write .*: Not a directory\. Make .* "
+                                        r"writable .*then run again\.$"):
+        firmware_model.resolve(str(model), str(MODELS), cache_dir=str(in_the_way / "x"))
+
+
+def _read_only_build_works():
+    try:
+        return subprocess.run(["unshare", "-rm", "true"], capture_output=True).returncode == 0
+    except OSError:
+        return False
+
+
+@requires_third_party
+@pytest.mark.skipif(not _read_only_build_works(),
+                    reason="needs `unshare -rm` (user and mount namespaces) to mount build/ "
+                           "read-only")
+def test_read_only_build_directory_with_a_new_model(tmp_path):
+    model = tmp_path / "fresh.tflite"
+    shutil.copy(MODELS / "mnist_int8.tflite", model)
+    (ROOT / "build").mkdir(exist_ok=True)
+    script = ("mount --bind build build && mount -o remount,ro,bind build && "
+              f"exec {sys.executable} -m SCons -Q MODEL={model}")
+    result = subprocess.run(["unshare", "-rm", "sh", "-c", script], cwd=ROOT,
+                            capture_output=True, text=True)
+    refused(result, "Cannot write", "Read-only file system", "writable")
+
+
+# --- scons monitor without PORT= ----------------------------------------------------------
+
+def serial_port(device, description, vid=None, pid=None):
+    info = ListPortInfo(device, skip_link_detection=True)
+    info.description, info.vid, info.pid = description, vid, pid
+    return info
+
+
+LEGACY = serial_port("/dev/ttyS0", "ttyS0")
+ADAPTER = serial_port("/dev/ttyUSB0", "FT232R USB UART", 0x0403, 0x6001)
+TEENSY = serial_port("/dev/ttyACM0", "USB Serial", 0x16C0, 0x0483)
+
+
+def test_monitor_never_picks_a_legacy_port():
+    assert candidate_ports([LEGACY, ADAPTER]) == [ADAPTER]
+    assert pick_port("", candidate_ports([LEGACY, ADAPTER])) == "/dev/ttyUSB0"
+    with pytest.raises(UserError, match=r"No USB serial port found \(legacy ports such as "
+                                        r"/dev/ttyS0 are never picked.* PORT=<device>"):
+        pick_port("", candidate_ports([LEGACY]))
+    with pytest.raises(UserError, match=r"/dev/ttyACM0 \(USB Serial\); /dev/ttyUSB0 "
+                                        r"\(FT232R USB UART\)\. Choose one with PORT="):
+        pick_port("", candidate_ports([TEENSY, LEGACY, ADAPTER]))
+    assert pick_port("/dev/pts/7", candidate_ports([LEGACY])) == "/dev/pts/7"
+
+
+@requires_third_party
+@pytest.mark.firmware
+@pytest.mark.skipif(bool(candidate_ports()), reason="a USB serial port is attached here")
+def test_scons_monitor_without_port_and_no_usb_serial():
+    result = run_scons("monitor", check=False)
+    refused(result, "No USB serial port found", "PORT=<device>")
+
+
+# --- a model the app cannot use --------------------------------------------------------------
+
+@pytest.mark.skipif(not HELLO_WORLD.is_file(), reason=NEEDS_DEPS_REASON)
+@requires_third_party
+def test_tflm_hello_world_model_is_refused():
+    result = run_scons("-n", f"MODEL={HELLO_WORLD}", check=False)
+    refused(result, "hello_world_int8.tflite cannot run in this firmware",
+            "its input is int8 [1,1] (1 value)", "its output is int8 [1,1] (1 value)",
+            "784 values", "10 class scores", "int8 or float32")
+
+
+def four_class_model(path):
+    """The committed int8 model with its output said to hold 4 classes."""
+    schema = load_schema()
+    model = schema.ModelT.InitFromPackedBuf((MODELS / "mnist_int8.tflite").read_bytes(), 0)
+    graph = model.subgraphs[0]
+    graph.tensors[graph.outputs[0]].shape = [1, 4]
+    builder = flatbuffers.Builder(0)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    path.write_bytes(bytes(builder.Output()))
+    return path
+
+
+def test_model_with_an_output_the_app_cannot_read_is_refused(tmp_path):
+    model = four_class_model(tmp_path / "four.tflite")
+    with pytest.raises(UserError, match=r"cannot run in this firmware: its output is int8 "
+                                        r"\[1,4\] \(4 values\)"):
+        firmware_model.resolve(str(model), str(MODELS))
+
+
+@requires_third_party
+def test_scons_refuses_a_model_the_app_cannot_read(tmp_path):
+    model = four_class_model(tmp_path / "four.tflite")
+    refused(run_scons("-n", f"MODEL={model}", check=False),
+            "four.tflite cannot run in this firmware", "its output is int8 [1,4]")
+
+
+def test_the_build_time_check_is_the_apps():
+    """model_codegen's limits are the app's constants (src/app/inference.h)."""
+    from teensyml import model_codegen
+    header = (ROOT / "src" / "app" / "inference.h").read_text()
+    side = int(re.search(r"kImageSide = (\d+);", header).group(1))
+    assert "kImageBytes = kImageSide * kImageSide;" in header
+    assert model_codegen.APP_INPUT_VALUES == side * side
+    assert model_codegen.APP_OUTPUT_VALUES == int(re.search(r"kClasses = (\d+);",
+                                                            header).group(1))
