@@ -287,3 +287,38 @@ def test_flash_tool_ends_the_loader_on_sigterm(stand_in, tmp_path, fixture_firmw
         assert not alive(stand_in.recorded()["pid"])
     finally:
         command.close()
+
+
+# --- a plain build ---------------------------------------------------------------------------
+@SIGNALS
+def test_an_interrupted_build_ends_with_the_signals_status(signum, tmp_path):
+    """Ctrl-C in a terminal signals the whole foreground group: scons and the
+    compilers it runs. The build ends at once with 130 (143 for SIGTERM),
+    instead of SCons' own 2, leaves no process, and the next build is whole."""
+    from conftest import clean_checkout
+    directory = clean_checkout(tmp_path / "checkout")
+    mark = tmp_path / "compiling"
+    wrapper = tmp_path / "slow-compiler"
+    wrapper.write_text(f'#!/bin/sh\ntouch "{mark}"\nsleep 60\nexec "$@"\n')
+    wrapper.chmod(0o755)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    command = Command(SCONS + ["fixture", "CACHE=0", f"CC_WRAPPER={wrapper}"], logs,
+                      cwd=directory)
+    try:
+        deadline = time.monotonic() + 60
+        while not mark.exists():
+            assert command.process.poll() is None and time.monotonic() < deadline, \
+                command.text()
+            time.sleep(0.05)
+        started = time.monotonic()
+        os.killpg(command.process.pid, signum)
+        status = command.process.wait(timeout=30)
+        assert_stopped(status, time.monotonic() - started, signum, command.process,
+                       command.text())
+    finally:
+        command.close()
+    rebuilt = subprocess.run(SCONS + ["fixture", "CACHE=0"], cwd=directory,
+                             capture_output=True, text=True)
+    assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
+    load_bootable(str(directory / "build" / "fixture" / "fixture" / "fixture.hex"))

@@ -174,7 +174,8 @@ def listening():
 def listen_in_scons():
     """For `scons`, called while it reads the SConscripts (the main thread).
     SCons ends an interrupted build with status 2 whatever its actions
-    returned; keep_exit_status() restores the conventional status then."""
+    returned: at exit, the conventional status replaces it (an action's own,
+    kept with keep_exit_status(), or 128 + the signal that stopped the build)."""
     if _in_main_thread() and listen(own_handlers=False):
         import SCons.exitfuncs
         # Registered now, so it runs after the exit functions the build adds.
@@ -188,6 +189,8 @@ def keep_exit_status(status):
 
 def _exit_with_kept_status():
     status = _state["exit_status"]
+    if status is None and received() is not None:
+        status = exit_status(received())
     if status is not None:
         sys.stdout.flush()
         sys.stderr.flush()
