@@ -3,7 +3,8 @@
 It boots the very image `scons flash` programs, from its IVT, with the
 FlexRAM banks the firmware configures, the peripherals the NXP SDK's bring-up
 needs, the console on LPUART2, double-precision VFP executed in Python where
-Unicorn lacks it, and counters with a documented cycle model (DWT CYCCNT).
+Unicorn lacks it, and counters with a timing model for DWT CYCCNT: calibrated
+(caches, FlexSPI, the dual-issue core; timing/) or simple (wait states).
 
     from teensyml.emulator import Machine, load_firmware, ScriptedConsole
     image, symbols = load_firmware("build/int8-cmsis_nn/firmware.hex")
@@ -13,8 +14,9 @@ Unicorn lacks it, and counters with a documented cycle model (DWT CYCCNT).
     print(stop.reason, invoke.counts().instructions, machine.console.text())
 
 Modules: machine (the board and the run loop), flexram, peripherals, lpuart,
-system (SCB/DWT/...), counters (+ markers), vfp (+ fpu64), console, crash,
-symbols, report, cli (tools/emulate.py and `scons emulate`).
+system (SCB/DWT/MPU/...), counters (+ markers), timing/ (the calibrated model),
+vfp (+ fpu64), console, crash, symbols, report, cli (tools/emulate.py and
+`scons emulate`).
 """
 from .cli import load_firmware
 from .console import PtyConsole, ScriptedConsole, StdioConsole

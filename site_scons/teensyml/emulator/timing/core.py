@@ -266,25 +266,27 @@ class BlockCoster:
         return BlockTiming(cycles, dict(zip(addresses, offsets)), flags, len(instructions))
 
     def _branch_cost(self, last, timing):
-        if timing.unit not in (BRANCH, LOAD_MULTIPLE, LOAD) or "pc" not in timing.writes \
-                and _base_mnemonic(last) not in BRANCHES:
+        """Static cycles of the branch that ends a block: conditional ones are
+        charged at run time (timing.c's predictor)."""
+        if not (_base_mnemonic(last) in BRANCHES or "pc" in timing.writes) \
+                or _is_conditional_branch(last):
             return 0
         name = _base_mnemonic(last)
-        conditional = name in ("cbz", "cbnz") or (
-            name == "b" and last.cc not in (arm.ARM_CC_AL, arm.ARM_CC_INVALID))
-        if conditional:
-            return 0                          # charged at run time (timing.c)
         direct = name in ("b", "bl") or (name == "blx" and last.operands
                                          and last.operands[0].type == arm.ARM_OP_IMM)
         return self.core.taken_branch_cycles if direct else self.core.indirect_branch_cycles
 
     @staticmethod
     def _branch_flags(last):
-        name = _base_mnemonic(last)
-        conditional = name in ("cbz", "cbnz") or (
-            name == "b" and last.cc not in (arm.ARM_CC_AL, arm.ARM_CC_INVALID))
-        if not conditional:
+        if not _is_conditional_branch(last):
             return 0
         target = last.operands[-1].imm if last.operands and \
             last.operands[-1].type == arm.ARM_OP_IMM else last.address + last.size
         return ENDS_CONDITIONAL | (ENDS_BACKWARD if target <= last.address else 0)
+
+
+def _is_conditional_branch(instruction):
+    """B<cond>, CBZ, CBNZ: the branches the predictor guesses."""
+    name = _base_mnemonic(instruction)
+    return name in ("cbz", "cbnz") or (
+        name == "b" and instruction.cc not in (arm.ARM_CC_AL, arm.ARM_CC_INVALID))
