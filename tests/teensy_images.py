@@ -35,3 +35,23 @@ def boot_image(tag=b"FCFB", ivt_tag=0xD1, entry=VECTORS, boot_data=BOOT_DATA,
 def write(image, path):
     image.write_hex_file(str(path))
     return path
+
+
+CODE = BASE + 0x2100             # where code_image() puts the code (the reset handler)
+
+
+def code_image(code, configuration=None, size=0x3000):
+    """A minimal bootable FirmwareImage for the emulator: a FlexSPI
+    configuration block (`configuration`, by default just its tag), IVT, boot
+    data covering `size` bytes, a vector table (stack at 0x20001000 in DTCM,
+    reset handler at CODE) and `code` at CODE."""
+    from teensyml import teensy_image
+    parts = {
+        BASE: configuration or struct.pack("<I", mm.FLEXSPI_CONFIG_TAG),
+        IVT: struct.pack("<8I", 0x412000D1, VECTORS, 0, 0, BOOT_DATA, IVT, 0, 0),
+        BOOT_DATA: struct.pack("<4I", BASE, size, 0, 0xFFFFFFFF),
+        VECTORS: struct.pack("<2I", mm.DTCM.origin + 0x1000, CODE | 1),
+        CODE: code,
+    }
+    return teensy_image.check_teensy40(teensy_image.FirmwareImage(
+        [teensy_image.Segment(address, data) for address, data in parts.items()]))

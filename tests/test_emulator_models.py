@@ -292,23 +292,9 @@ def test_c_table_grows_and_counts_as_the_python_hooks(fixture_firmware, monkeypa
 # --- crash classification on tiny hand-written images -------------------------------------
 
 def tiny_image(code):
-    """A minimal Teensy 4.0 boot image: FCFB, IVT, boot data, a vector table
-    (stack at 0x20001000 in DTCM, reset handler at 0x60002100) and `code`."""
-    import struct
-    from teensyml import teensy_image
-    flash = mm.FLASH.origin
-    vectors, entry = flash + mm.VECTOR_TABLE_OFFSET, flash + 0x2100
-    parts = {
-        flash: struct.pack("<I", mm.FLEXSPI_CONFIG_TAG),
-        flash + mm.IVT_OFFSET: struct.pack("<8I", 0x412000D1, vectors, 0, 0,
-                                           flash + mm.BOOT_DATA_OFFSET,
-                                           flash + mm.IVT_OFFSET, 0, 0),
-        flash + mm.BOOT_DATA_OFFSET: struct.pack("<4I", flash, 0x3000, 0, 0xFFFFFFFF),
-        vectors: struct.pack("<2I", mm.DTCM.origin + 0x1000, entry | 1),
-        entry: code,
-    }
-    return teensy_image.check_teensy40(teensy_image.FirmwareImage(
-        [teensy_image.Segment(address, data) for address, data in parts.items()]))
+    """A minimal Teensy 4.0 boot image running `code` (teensy_images.code_image)."""
+    from teensy_images import code_image
+    return code_image(code)
 
 
 @pytest.mark.parametrize("source, reason, kind, detail", [

@@ -10,12 +10,12 @@ import struct
 import pytest
 
 from teensyml import memory_map as mm
-from teensyml import teensy_image
 from teensyml.emulator import Machine
 from teensyml.emulator.native import library
 from teensyml.emulator.timing import attributes, flexspi
 from teensyml.emulator.timing.core import BlockCoster
 from teensyml.emulator.timing.parameters import DEFAULT
+from teensy_images import CODE, code_image
 
 CORE = DEFAULT.core
 MEMORY = DEFAULT.memory
@@ -121,24 +121,9 @@ def test_block_schedule_by_hand(assemble, source, cycles):
 
 # --- micro-benchmarks on the emulated core --------------------------------------------------
 
-CODE = mm.FLASH.origin + 0x2100
-
-
 def timed_image(code):
-    """A boot image with the configuration block above, `code` at CODE."""
-    flash = mm.FLASH.origin
-    vectors = flash + mm.VECTOR_TABLE_OFFSET
-    parts = {
-        flash: configuration_block(),
-        flash + mm.IVT_OFFSET: struct.pack("<8I", 0x412000D1, vectors, 0, 0,
-                                           flash + mm.BOOT_DATA_OFFSET,
-                                           flash + mm.IVT_OFFSET, 0, 0),
-        flash + mm.BOOT_DATA_OFFSET: struct.pack("<4I", flash, 0x40000, 0, 0xFFFFFFFF),
-        vectors: struct.pack("<2I", mm.DTCM.origin + 0x1000, CODE | 1),
-        CODE: code,
-    }
-    return teensy_image.check_teensy40(teensy_image.FirmwareImage(
-        [teensy_image.Segment(address, data) for address, data in parts.items()]))
+    """A boot image with the configuration block above and `code` at CODE."""
+    return code_image(code, configuration_block(), size=0x40000)
 
 
 def load(register, value):
