@@ -30,7 +30,7 @@ from .lpuart import Lpuart
 from .markers import FunctionMarker
 from .peripherals import PeripheralBus, standard_models
 from .system import PrivatePeripheralBus
-from .timing import TIMING_MODELS, make_timing
+from .timing import make_timing
 from .vfp import VfpEmulator
 
 NEVER = 0xFFFFFFFE              # emu_start's end address: not reachable code
