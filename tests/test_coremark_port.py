@@ -88,3 +88,19 @@ def test_scons_coremark_without_its_sources_says_how(tmp_path):
     assert "names=['coremark']" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (project / "build" / "coremark" / "coremark.elf").exists()
+
+
+@requires_coremark
+def test_a_damaged_coremark_tree_is_named_with_how_to_fetch_it_again(tmp_path):
+    """As for the firmware's trees: an edit in place is found by content."""
+    import shutil
+    third_party = tmp_path / "third_party"
+    for name in coremark.NEEDS:
+        shutil.copytree(THIRD_PARTY / name, third_party / name, symlinks=True)
+    manifest = deps.load_manifest(THIRD_PARTY / "manifest.toml")
+    assert coremark.problems(manifest, third_party) == []
+    source = third_party / coremark.DEPENDENCY / "core_util.c"
+    source.write_text(source.read_text().replace("crc", "crC", 1))
+    found = coremark.problems(manifest, third_party)
+    assert found and "core_util.c" in found[0]
+    assert "bench/coremark.py --mirror DIR" in coremark.not_ready_message(found)

@@ -69,14 +69,18 @@ HOW_TO_GET = ("CoreMark's sources are not in third_party/coremark: it is an opti
 
 
 def problems(manifest, third_party):
-    """Why `scons coremark` cannot build here: [] or the deps' problems."""
-    return [p for p in (deps.problem(dep, third_party)
-                        for dep in deps.select(manifest, NEEDS)) if p]
+    """Why `scons coremark` cannot build here: [] or the deps' problems
+    (stamps, and trees that differ from what was extracted, as the firmware's
+    build checks them)."""
+    needed = deps.select(manifest, NEEDS)
+    found = {dep.name: deps.problem(dep, third_party) for dep in needed}
+    damaged = deps.damaged_trees([dep for dep in needed if not found[dep.name]], third_party)
+    return [p for p in found.values() if p] + [deps.describe_damage(*d) for d in damaged]
 
 
 def not_ready_message(found):
     """One paragraph for `problems()`' list."""
-    if any(p.startswith(f"{DEPENDENCY} ") for p in found):
+    if any(p.startswith((f"{DEPENDENCY} ", f"third_party/{DEPENDENCY} ")) for p in found):
         return HOW_TO_GET + f" ({'; '.join(found)}.)"
     return ("`scons coremark` needs the board's SDK: " + "; ".join(found)
             + ". Run `scons deps` (offline: `scons deps MIRROR=<dir>`).")
