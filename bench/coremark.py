@@ -31,6 +31,7 @@ sys.path.insert(0, os.path.join(ROOT, "site_scons"))
 
 from teensyml import coremark, deps  # noqa: E402
 from teensyml.errors import UserError, cli  # noqa: E402
+from teensyml.options import OPTIONS_BY_KEY  # noqa: E402
 from teensyml.memory_map import CORE_CLOCK_HZ  # noqa: E402
 from teensyml.user_cache import user_cache  # noqa: E402
 
@@ -161,7 +162,8 @@ def main(argv=None):
     parser.add_argument("--mirror", metavar="DIR",
                         help="offline: DIR/coremark (and DIR/<name> of the SDK's sources "
                              "when missing) are git repositories")
-    parser.add_argument("--timing", choices=("calibrated", "simple"), default="calibrated",
+    timing = OPTIONS_BY_KEY["TIMING"]
+    parser.add_argument("--timing", choices=timing.choices, default=timing.default,
                         help="the emulator's timing model (default: calibrated)")
     parser.add_argument("--verbose", action="store_true",
                         help="the fetch and build output and CoreMark's report")

@@ -38,6 +38,7 @@ sys.path.insert(0, os.path.join(ROOT, "site_scons"))
 
 from teensyml import deps  # noqa: E402
 from teensyml.errors import UserError, cli  # noqa: E402
+from teensyml.options import OPTIONS_BY_KEY  # noqa: E402
 from teensyml.user_cache import user_cache  # noqa: E402
 
 NAME = "imxrt1062-tflite-micro-mnist"
@@ -475,7 +476,8 @@ def main(argv=None):
                         help=f"offline: DIR/{NAME} is a git repository of the original")
     parser.add_argument("--config", choices=sorted(CONFIGS), action="append",
                         help="one configuration (repeatable; default: all four)")
-    parser.add_argument("--timing", choices=("calibrated", "simple"), default="calibrated",
+    timing = OPTIONS_BY_KEY["TIMING"]
+    parser.add_argument("--timing", choices=timing.choices, default=timing.default,
                         help="the emulator's timing model (default: calibrated)")
     parser.add_argument("--jobs", type=int, default=JOBS, help=f"make -j (default {JOBS})")
     parser.add_argument("--verbose", action="store_true",

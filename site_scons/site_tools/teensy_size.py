@@ -12,7 +12,7 @@ command that prints a report on demand.
 from SCons.Script import Action
 
 from teensyml.errors import build_action
-from teensyml.option_values import STACK_MARGIN_VARIABLE, count_value
+from teensyml.option_values import STACK_MARGIN_VARIABLE, option_value
 
 
 @build_action
@@ -38,7 +38,7 @@ def generate(env):
     # threshold must not relink.
     margin = env.get("TEENSY_OPTIONS", {}).get("STACK_MARGIN")
     if margin is not None:
-        env["ENV"][STACK_MARGIN_VARIABLE] = str(count_value("STACK_MARGIN", margin))
+        env["ENV"][STACK_MARGIN_VARIABLE] = str(option_value("STACK_MARGIN", margin))
     env.AddMethod(size_report_command, "SizeReportCommand")
 
 

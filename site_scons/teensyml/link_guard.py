@@ -29,7 +29,7 @@ import tempfile
 from . import linker_script, map_file, region_usage, size_report
 from . import memory_map as mm
 from .errors import UserError, cli
-from .option_values import STACK_MARGIN_VARIABLE, count_value
+from .option_values import STACK_MARGIN_VARIABLE, option_value
 
 OVERFLOW = re.compile(r"region `(\w+)' overflowed by (\d+) bytes")
 MAP_OPTION = re.compile(r"(?:^|,)-Map[=,](.+)$")
@@ -119,7 +119,7 @@ def stack_margin(given):
     text = given if given is not None else os.environ.get(STACK_MARGIN_VARIABLE)
     if text is None:
         return size_report.DEFAULT_STACK_MARGIN
-    return count_value("STACK_MARGIN", text)
+    return option_value("STACK_MARGIN", text)
 
 
 @cli

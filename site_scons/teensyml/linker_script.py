@@ -14,9 +14,11 @@ from string import Template
 from . import memory_map as mm
 from .errors import UserError
 
-# Archives whose code ITCM=kernels moves: the kernels, CMSIS-NN, and the
-# compiler-runtime, libm and string helpers the kernels call in their loops.
-KERNEL_ARCHIVES = ("libtflm_kernels.a", "libcmsis_nn.a", "libgcc.a", "libm.a")
+# Archives whose code ITCM=kernels moves: the kernels and CMSIS-NN (their
+# set-up code excepted: KERNEL_SETUP_FUNCTIONS), and the compiler-runtime,
+# libm and string helpers the kernels call in their loops.
+KERNEL_CODE_ARCHIVES = ("libtflm_kernels.a", "libcmsis_nn.a")
+KERNEL_ARCHIVES = KERNEL_CODE_ARCHIVES + ("libgcc.a", "libm.a")
 KERNEL_LIBC_MEMBERS = ("lib_a-memcpy*.o", "lib_a-memset*.o", "lib_a-memmove*.o",
                        "lib_a-aeabi_mem*.o")
 # Functions of TFLM's core that the kernels call once per output element:
@@ -182,7 +184,7 @@ def setup_inputs(placement):
     if placement.itcm != "kernels":
         return ""
     lines = [f"*{archive}:*({' '.join(f'.text.{f}' for f in KERNEL_SETUP_FUNCTIONS)})"
-             for archive in ("libtflm_kernels.a", "libcmsis_nn.a")]
+             for archive in KERNEL_CODE_ARCHIVES]
     return "\n".join(" " * 8 + line for line in lines)
 
 

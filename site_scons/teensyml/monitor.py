@@ -28,7 +28,7 @@ from serial.tools import miniterm
 
 from . import interrupts
 from .errors import UserError
-from .option_values import positive_int, seconds
+from .option_values import option_value
 from .serial_link import SerialLink, candidate_ports, pick_port
 
 EXIT_KEY = "\x1d"          # Ctrl+], as miniterm
@@ -258,10 +258,10 @@ def _run(values, elf, out):
     out = out or sys.stdout
     requested = values["PORT"].strip()
     port = pick_port(requested, [] if requested else candidate_ports())
-    baud = positive_int("BAUD", values["BAUD"])
+    baud = option_value("BAUD", values["BAUD"])
     send, expect = values["SEND"], values["EXPECT"]
     is_scripted = bool(send or expect)
-    timeout = seconds("TIMEOUT", values["TIMEOUT"]) if is_scripted else None
+    timeout = option_value("TIMEOUT", values["TIMEOUT"]) if is_scripted else None
     try:
         pattern = re.compile(expect) if expect else None
     except re.error as error:

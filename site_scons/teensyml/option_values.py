@@ -15,16 +15,6 @@ def option_value(key, value):
     return validate(OPTIONS_BY_KEY[key], value) if isinstance(value, str) else value
 
 
-def seconds(key, value):
-    """A duration in seconds (TIMEOUT=10, TIMEOUT=0.5)."""
-    return option_value(key, value)
-
-
-def positive_int(key, value):
-    """A positive whole number (BAUD=115200)."""
-    return option_value(key, value)
-
-
 def keys_of(*groups):
     """The option keys of `groups` (e.g. "flash"), in table order."""
     from .options import OPTIONS
@@ -59,8 +49,3 @@ def options_help(keys):
 # STACK_MARGIN reaches the link guard (which warns after every link) through
 # the environment, so changing a warning threshold does not relink.
 STACK_MARGIN_VARIABLE = "TEENSY_STACK_MARGIN"
-
-
-def count_value(key, value):
-    """A whole number of 0 or more (TOP=, STACK_MARGIN=)."""
-    return option_value(key, value)

@@ -17,8 +17,10 @@ from .. import interrupts, teensy_image
 from ..atomic_file import write_text
 from ..errors import UserError, cli
 from ..monitor import unescape
+from ..options import OPTIONS_BY_KEY
 
 PREFIX = "emulate: "
+TIMING_CHOICES = OPTIONS_BY_KEY["TIMING"].choices
 
 
 def load_firmware(path, elf=None):
@@ -85,7 +87,8 @@ def parser():
                           help="print the counters at exit (stderr)")
     counting.add_argument("--stats-json", metavar="PATH",
                           help="write the counters as JSON to PATH at exit")
-    counting.add_argument("--timing", choices=("calibrated", "simple"), default="calibrated",
+    counting.add_argument("--timing", choices=TIMING_CHOICES,
+                          default=OPTIONS_BY_KEY["TIMING"].default,
                           help="cycle model: calibrated (caches, FlexSPI, dual-issue core; "
                                "the default) or simple (instructions plus wait states)")
     counting.add_argument("--measure", action="store_true",

@@ -13,7 +13,7 @@ import tempfile
 
 from .. import interrupts
 from ..errors import UserError
-from ..option_values import seconds
+from ..option_values import option_value
 from ..teensy_image import is_elf, load_bootable
 from . import halfkay, teensy_loader_cli
 from .halfkay_protocol import plan_blocks
@@ -72,4 +72,4 @@ def program_with_options(path, values, out=None):
     SIGTERM stop it (interrupts.Interrupted)."""
     with interrupts.listening():
         return program(path, values["FLASHER"], values["REBOOT"], values["SERIAL"].strip(),
-                       seconds("TIMEOUT", values["TIMEOUT"]), out)
+                       option_value("TIMEOUT", values["TIMEOUT"]), out)

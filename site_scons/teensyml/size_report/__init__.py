@@ -14,7 +14,7 @@ import sys
 
 from ..atomic_file import atomic_write
 from ..errors import UserError
-from ..option_values import count_value
+from ..option_values import option_value
 from . import diff as _diff
 from .diff import diff
 from .formats import read_json, render, to_json
@@ -22,7 +22,7 @@ from .report import (DEFAULT_STACK_MARGIN, DEFAULT_TOP, SCHEMA, attribute, build
                      from_usage, map_path_of)
 
 __all__ = ["SCHEMA", "DEFAULT_TOP", "DEFAULT_STACK_MARGIN", "attribute", "build",
-           "from_usage", "render", "diff", "read_json", "run", "settings", "count_value",
+           "from_usage", "render", "diff", "read_json", "run", "settings",
            "write_build_json", "json_path_of", "previous_json_path_of", "map_path_of"]
 
 DIFF_PREVIOUS = "prev"
@@ -38,11 +38,11 @@ def previous_json_path_of(elf_path):
 
 def settings(values):
     """Report settings from option values (TOP, COMPONENT, SYMBOL, STACK_MARGIN)."""
-    return {"top": count_value("TOP", values["TOP"]),
+    return {"top": option_value("TOP", values["TOP"]),
             "component": tuple(key.strip() for key in values["COMPONENT"].split(",")
                                if key.strip()),
             "symbol": values["SYMBOL"].strip(),
-            "stack_margin": count_value("STACK_MARGIN", values["STACK_MARGIN"])}
+            "stack_margin": option_value("STACK_MARGIN", values["STACK_MARGIN"])}
 
 
 def run(elf_path, values, map_path=None, stream=None):

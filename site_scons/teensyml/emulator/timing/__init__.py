@@ -12,7 +12,9 @@
 from ... import memory_map as mm
 from .parameters import DEFAULT, Parameters
 
-TIMING_MODELS = ("calibrated", "simple")
+from ...options import OPTIONS_BY_KEY
+
+TIMING_MODELS = OPTIONS_BY_KEY["TIMING"].choices      # the option table's list
 
 
 def flash_configuration_block(image, size=0x200):
