@@ -72,10 +72,13 @@ def test_command_1_describes_the_model(emulated):
     port, configuration = emulated
     description = protocol.parse_description(exchange(port, protocol.INFO, protocol.INFO_END))
     dtype, kernels = configuration.split("-")
-    assert description.input == protocol.Tensor(dtype, (1, 28, 28, 1),
-                                                description.input.scale,
-                                                description.input.zero_point)
-    assert description.output.dtype == dtype and description.output.shape == (1, 10)
+    size = 1 if dtype == "int8" else 4
+    assert description.inputs == (protocol.Tensor(0, dtype, (1, 28, 28, 1),
+                                                  description.input.scale,
+                                                  description.input.zero_point, 784 * size,
+                                                  "serving_default_image:0"),)
+    assert [(tensor.dtype, tensor.shape, tensor.bytes) for tensor in description.outputs] \
+        == [(dtype, (1, 10), 10 * size)]
     assert description.kernels == kernels
     assert 0 < description.arena_used <= description.arena_size
 

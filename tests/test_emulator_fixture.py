@@ -422,10 +422,11 @@ def calibrated_hot_loop(firmware):
 def test_calibrated_cycle_counter_reads_the_model_to_the_instruction(fixture_firmware,
                                                                     fixture_in_itcm):
     """The firmware's DWT window (around the call) holds the marker's window
-    (entry to return), a few instructions more and at most two reads of code
-    from flash (main's and cycle_counter_read's, in other lines; the fixture
-    leaves the caches off: each a new FlexSPI burst, 200 + 640 cycles at its
-    60 MHz, the fixed clocks, the hand-over).
+    (entry to return), a few instructions more and at most three reads of code
+    from flash (main's line after the call, the next one when an instruction
+    straddles the two, and the veneer's or cycle_counter_read's, in other
+    lines; the fixture leaves the caches off: each a new FlexSPI burst,
+    200 + 640 cycles at its 60 MHz, the fixed clocks, the hand-over).
     Its loop in flash is fetched through the FlexSPI buffer on every pass; in
     ITCM it never waits."""
     in_flash, flash_cycles = calibrated_hot_loop(fixture_firmware)
@@ -433,13 +434,14 @@ def test_calibrated_cycle_counter_reads_the_model_to_the_instruction(fixture_fir
     caller_line = 200 + 640 + 40 + 12
     for counts, reported in ((in_flash, flash_cycles), (in_itcm, itcm_cycles)):
         assert counts.model == "calibrated"
-        assert counts.cycles <= reported < counts.cycles + 60 + 2 * caller_line
+        assert counts.cycles <= reported < counts.cycles + 60 + 3 * caller_line
     assert in_itcm.breakdown()["fetch_stall"] == 0
     flash = in_flash.breakdown()
     assert flash["icache_hits"] == flash["icache_misses"] == 0
     # Every block of the loop is an uncached fetch that the FlexSPI buffer
-    # already holds: a hand-over (12 cycles) each and nothing more. (The other
-    # uncached accesses are the function's data reads from flash.)
+    # already holds: a hand-over (12 cycles) each and nothing more, but for
+    # the function's first line (it starts one, aligned): one new burst.
+    # (The other uncached accesses are the function's data reads from flash.)
     fetches = flash["uncached"] - in_flash.data[0]
-    assert fetches > 1000 and flash["fetch_stall"] == fetches * 12
+    assert fetches > 1000 and flash["fetch_stall"] == fetches * 12 + caller_line - 12
     assert itcm_cycles < flash_cycles

@@ -1,4 +1,4 @@
-"""src/app/float_format.c prints floats exactly as printf("%.9g") does (the
+"""src/tensor_console/float_format.c prints floats exactly as printf("%.9g") does (the
 firmware's console used newlib's float printf for it; CPython's '%.9g' is the
 same correctly rounded conversion), compiled for the host and compared on
 every kind of float32: normals, subnormals, extremes, powers of ten, halfway
@@ -12,7 +12,7 @@ import pytest
 
 from conftest import ROOT
 
-SOURCE = ROOT / "src" / "app" / "float_format.c"
+SOURCE = ROOT / "src" / "tensor_console" / "float_format.c"
 DRIVER = r"""
 #include <stdio.h>
 #include <string.h>

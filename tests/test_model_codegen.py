@@ -341,7 +341,7 @@ def test_int8_cmsis_nn_image_links_only_the_int8_kernels():
     """The specialised registrations reach the image: none of CMSIS-NN's int4
     or int16 convolution and fully connected paths is linked (the generic
     registrations link every type path); and no float printf (the console
-    formats floats with src/app/float_format.c)."""
+    formats floats with src/tensor_console/float_format.c)."""
     run_scons("USE_CMSIS_NN=1")
     elf = ROOT / "build" / "int8-cmsis_nn" / "firmware.elf"
     symbols = set(subprocess.run(["arm-none-eabi-nm", "--defined-only", str(elf)],

@@ -26,6 +26,7 @@ from pty_peer import PtyPeer, Terminal
 from scons_commands import make_project, scons_command
 from teensyml import interrupts
 from teensyml.flash import halfkay, teensy_loader_cli
+from teensyml.flash.halfkay_protocol import plan_blocks
 from teensyml.teensy_image import load_bootable
 
 BOUND = 2.0                       # seconds from the signal to the exit status
@@ -255,10 +256,11 @@ def signal_soon(signum, seconds=0.5):
 def test_halfkay_stopped_mid_flash_says_it_is_partly_written(fixture_firmware):
     board = HalfKayBoard(erase_seconds=float("inf"))      # block 0 taken, then busy
     image = load_bootable(fixture_firmware["hex"])
+    total = len(plan_blocks(image))
     with interrupts.listening():
         started = time.monotonic()
         timer = signal_soon(signal.SIGTERM)
-        with pytest.raises(interrupts.Interrupted, match=r"Stopped by SIGTERM after 1 of 11 "
+        with pytest.raises(interrupts.Interrupted, match=rf"Stopped by SIGTERM after 1 of {total} "
                            r"blocks: the flash is only partly written"):
             halfkay.upload(image, ModelBus(board), timeout=5, erase_timeout=60)
         timer.join()

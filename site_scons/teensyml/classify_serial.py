@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import console_protocol as protocol
+from . import interrupts
 from .errors import UserError
 
 FLOAT_TOLERANCE = 1e-5
@@ -85,6 +86,8 @@ class Exchange:
     def read(self, end, parse):
         data, deadline = b"", time.monotonic() + self.timeout
         while time.monotonic() < deadline:
+            if interrupts.received() is not None:
+                raise interrupts.Interrupted(interrupts.received(), "while waiting for an answer")
             data += self.link.read(self.stop, deadline)
             result = answer(data, end, parse)
             if result is not None:

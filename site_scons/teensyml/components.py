@@ -32,7 +32,7 @@ class Component:
 COMPONENTS = (
     # The weights: whatever object holds them, the .model_data input section.
     Component("model", "model data", ("**",), (".model_data", ".model_data.*")),
-    Component("app", "application", ("**/app/**", "**/fixture/*.o")),
+    Component("app", "application", ("**/app/**", "**/fixture/*.o", "**/tensor_console/*.o")),
     Component("tflm-core", "TFLM core", ("libtflm_core.a(*)",)),
     Component("tflm-kernels", "TFLM kernels", ("libtflm_kernels.a(*)",)),
     Component("cmsis-nn", "CMSIS-NN", ("libcmsis_nn.a(*)",)),

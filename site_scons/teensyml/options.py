@@ -90,7 +90,8 @@ OPTIONS = (
            False, kind="bool", group="flash"),
     Option("SERIAL", "USB serial number of the board to program (halfkay)", "",
            kind="str", group="flash"),
-    Option("TIMEOUT", "seconds to wait for the bootloader, or for EXPECT", "60",
+    Option("TIMEOUT", "seconds to wait for the bootloader, for EXPECT, or for each answer "
+           "of run-model", "60",
            kind="seconds", positive=True, group="flash"),
     # --- scons monitor ----------------------------------------------------------
     Option("PORT", "serial port (default: the only candidate)", "", kind="str",
@@ -135,6 +136,15 @@ OPTIONS = (
            "REGION:fetch/data, e.g. FLASH:30/30,OCRAM:2/2 (defaults in docs/emulator.md)",
            "", kind="str",
            group="emulate"),
+    # --- scons run-model --------------------------------------------------------
+    Option("INPUT", "the model's inputs: a .npy (input 0) or a .npz (inputs by index or "
+           "tensor name); a leading axis gives several samples", "", kind="path",
+           group="run-model"),
+    Option("OUTPUT", "also write the firmware's outputs to this .npz (output_0, ...)", "",
+           kind="path", group="run-model"),
+    Option("COMPARE", "compare the outputs with TFLM's host runtime on the same model "
+           "(integers bit for bit, float32 within 1e-5 + 1e-5 x |host|)", False,
+           kind="bool", group="run-model"),
     # --- scons size-report ------------------------------------------------------
     Option("FORMAT", "report format", "text", kind="enum",
            choices=("text", "json", "csv"), group="size-report"),

@@ -18,16 +18,59 @@ alignas(16) uint8_t tensor_arena[kTensorArenaSize] __attribute__((section(".tens
 
 alignas(tflite::MicroInterpreter) uint8_t interpreter_storage[sizeof(tflite::MicroInterpreter)];
 ModelOpResolver op_resolver;
+// The console's views of the model's inputs and outputs (zeroed: in .bss,
+// not copied from flash as the Inference object, with its vtable, is).
+tensor_view input_views[kMaxModelTensors];
+tensor_view output_views[kMaxModelTensors];
 
 int8_t Quantize(float value, float scale, int zero_point) {
   long q = lroundf(value / scale) + zero_point;
   return static_cast<int8_t>(q < -128 ? -128 : (q > 127 ? 127 : q));
 }
 
+tensor_type ConsoleType(TfLiteType type) {
+  switch (type) {
+    case kTfLiteFloat32: return TENSOR_FLOAT32;
+    case kTfLiteFloat16: return TENSOR_FLOAT16;
+    case kTfLiteFloat64: return TENSOR_FLOAT64;
+    case kTfLiteInt8: return TENSOR_INT8;
+    case kTfLiteUInt8: return TENSOR_UINT8;
+    case kTfLiteInt16: return TENSOR_INT16;
+    case kTfLiteUInt16: return TENSOR_UINT16;
+    case kTfLiteInt32: return TENSOR_INT32;
+    case kTfLiteUInt32: return TENSOR_UINT32;
+    case kTfLiteInt64: return TENSOR_INT64;
+    case kTfLiteUInt64: return TENSOR_UINT64;
+    case kTfLiteBool: return TENSOR_BOOL;
+    default: return TENSOR_OTHER;
+  }
+}
+
+// The console's view of a tensor: its data stays where TFLM planned it.
+tensor_view View(const TfLiteTensor* tensor, const char* name) {
+  tensor_view view = {};
+  view.type = ConsoleType(tensor->type);
+  view.type_name = TfLiteTypeGetName(tensor->type);
+  view.rank = tensor->dims->size;
+  view.dims = tensor->dims->data;
+  view.scale = tensor->params.scale;
+  view.zero_point = tensor->params.zero_point;
+  view.name = name;
+  view.data = static_cast<uint8_t*>(tensor->data.data);
+  view.bytes = static_cast<uint32_t>(tensor->bytes);
+  return view;
+}
+
+uint32_t Elements(const tensor_view& view) {
+  return view.type == TENSOR_INT8 ? view.bytes
+         : view.type == TENSOR_FLOAT32 ? view.bytes / sizeof(float) : 0;
+}
+
 }  // namespace
 
-const char* Inference::model_name() const { return kModelName; }
 size_t Inference::arena_size() const { return kTensorArenaSize; }
+tensor_view* Inference::inputs() { return input_views; }
+const tensor_view& Inference::output(int index) const { return output_views[index]; }
 
 bool Inference::Setup() {
   const tflite::Model* model = tflite::GetModel(g_model_data);
@@ -48,20 +91,39 @@ bool Inference::Setup() {
            static_cast<unsigned long>(kTensorArenaSize));
     return false;
   }
-  const TfLiteTensor* input = interpreter->input(0);
-  const TfLiteTensor* output = interpreter->output(0);
-  if (input->bytes / (input->type == kTfLiteInt8 ? 1 : sizeof(float)) != kImageBytes ||
-      output->bytes / (output->type == kTfLiteInt8 ? 1 : sizeof(float)) != kClasses ||
-      (input->type != kTfLiteInt8 && input->type != kTfLiteFloat32)) {
-    printf("error: the model must take %d int8 or float32 pixels and give %d outputs\r\n",
-           kImageBytes, kClasses);
+  interpreter_ = interpreter;
+  if (!DescribeTensors(model)) {
+    interpreter_ = nullptr;
     return false;
   }
-  interpreter_ = interpreter;
   return true;
 }
 
-bool Inference::SetInput(const uint8_t* pixels) {
+bool Inference::DescribeTensors(const tflite::Model* model) {
+  const auto* subgraph = model->subgraphs()->Get(0);
+  input_count_ = static_cast<int>(interpreter_->inputs_size());
+  output_count_ = static_cast<int>(interpreter_->outputs_size());
+  if (input_count_ > kMaxModelTensors || output_count_ > kMaxModelTensors) {
+    printf("error: the model has %d inputs and %d outputs; the app takes at most %d of "
+           "each\r\n", input_count_, output_count_, kMaxModelTensors);
+    return false;
+  }
+  auto name_of = [subgraph](int tensor_index) -> const char* {
+    const auto* name = subgraph->tensors()->Get(tensor_index)->name();
+    return name ? name->c_str() : nullptr;
+  };
+  for (int i = 0; i < input_count_; ++i)
+    input_views[i] = View(interpreter_->input(i), name_of(subgraph->inputs()->Get(i)));
+  for (int i = 0; i < output_count_; ++i)
+    output_views[i] = View(interpreter_->output(i), name_of(subgraph->outputs()->Get(i)));
+  mnist_shaped_ = input_count_ == 1 && output_count_ >= 1 &&
+                  Elements(input_views[0]) == kImageBytes &&
+                  Elements(output_views[0]) == kClasses &&
+                  input_views[0].type == output_views[0].type;
+  return true;
+}
+
+void Inference::SetImage(const uint8_t* pixels) {
   TfLiteTensor* input = interpreter_->input(0);
   for (int i = 0; i < kImageBytes; ++i) {
     const float value = pixels[i] / 255.0f;
@@ -71,7 +133,6 @@ bool Inference::SetInput(const uint8_t* pixels) {
       input->data.f[i] = value;
     }
   }
-  return true;
 }
 
 bool Inference::Invoke() {

@@ -1,11 +1,14 @@
-// The console application, compatible with the original firmware's:
+// The console application, compatible with the original firmware's `1`-`3`:
 //
-//   1            model, input and output description, arena use
-//   2            inference on the built-in test digit with per-layer timing
-//   3 + 784 B    classify the 28x28 8-bit image that follows
+//   1            model, every input and output tensor, arena use
+//   2            MNIST: inference on the built-in test digit, per-layer timing
+//   3 + 784 B    MNIST: classify the 28x28 8-bit image that follows
+//   4 + records  any model: raw bytes for input tensors, invoke, per-layer
+//                timing and every output tensor's values
 //
 // Other bytes are ignored; no newline is needed. The README documents the
-// exact output lines (teensyml/console_protocol.py parses them).
+// exact output lines and command 4's records (teensyml/console_protocol.py
+// reads them; src/tensor_console prints the tensors).
 #include <cstdint>
 #include <cstdio>
 
@@ -21,6 +24,7 @@
 extern "C" {
 #include "console.h"
 #include "cycle_counter.h"
+#include "tensor_console.h"
 }
 
 namespace {
@@ -31,36 +35,17 @@ constexpr uint32_t kPayloadTimeoutCycles = 2u * kCoreClockHz;
 
 Inference inference;
 
-const char* TypeName(TfLiteType type) {
-  return type == kTfLiteInt8 ? "int8" : type == kTfLiteFloat32 ? "float32" : "other";
-}
+void PrintTime(uint32_t cycles) { tensor_print_time(cycles, kCyclesPerMicrosecond); }
 
-void PrintTensor(const char* label, const TfLiteTensor* tensor) {
-  printf("%s: %s [", label, TypeName(tensor->type));
-  for (int i = 0; i < tensor->dims->size; ++i)
-    printf(i ? ",%d" : "%d", tensor->dims->data[i]);
-  char scale[FLOAT_G9_SIZE];
-  printf("] scale=%s zero_point=%d\r\n", format_float_g9(tensor->params.scale, scale),
-         static_cast<int>(tensor->params.zero_point));
-}
-
-// Microseconds with three decimals, in integers: cycles / (cycles per us).
-void PrintTime(uint32_t cycles) {
-  const uint64_t nanoseconds = static_cast<uint64_t>(cycles) * 1000u / kCyclesPerMicrosecond;
-  printf("cycles=%lu us=%lu.%03lu", static_cast<unsigned long>(cycles),
-         static_cast<unsigned long>(nanoseconds / 1000u),
-         static_cast<unsigned long>(nanoseconds % 1000u));
-}
-
-void PrintOutputs() {
-  const TfLiteTensor* output = inference.interpreter().output(0);
+void PrintMnistOutputs() {
+  const tensor_view& output = inference.output(0);
   char text[FLOAT_G9_SIZE];
   printf("outputs:");
   for (int i = 0; i < kClasses; ++i) {
-    if (output->type == kTfLiteInt8)
-      printf(" %d", output->data.int8[i]);
+    if (output.type == TENSOR_INT8)
+      printf(" %d", reinterpret_cast<const int8_t*>(output.data)[i]);
     else
-      printf(" %s", format_float_g9(output->data.f[i], text));
+      printf(" %s", format_float_g9(reinterpret_cast<const float*>(output.data)[i], text));
   }
   printf("\r\npredicted: %d\r\n", inference.Predicted());
 }
@@ -70,18 +55,20 @@ void Describe() {
   printf("model: %s, %lu bytes, %lu operators, kernels %s\r\n", kModelName,
          static_cast<unsigned long>(kModelDataLen),
          static_cast<unsigned long>(kModelLayerCount), kKernelSet);
-  PrintTensor("input", interpreter.input(0));
-  PrintTensor("output", interpreter.output(0));
+  for (int i = 0; i < inference.input_count(); ++i)
+    tensor_describe("input", i, &inference.inputs()[i]);
+  for (int i = 0; i < inference.output_count(); ++i)
+    tensor_describe("output", i, &inference.output(i));
   printf("arena: %lu of %lu bytes used\r\n",
          static_cast<unsigned long>(interpreter.arena_used_bytes()),
          static_cast<unsigned long>(inference.arena_size()));
 }
 
-void RunBuiltinDigit() {
-  printf("inference: built-in digit, label %d\r\n", kBuiltinDigitLabel);
-  inference.SetInput(kBuiltinDigit);
+// Runs the model and prints each operator's time and the total; false
+// (after printing why) when the invoke fails.
+bool InvokeTimed() {
   const uint32_t start = cycle_counter_read();
-  if (!inference.Invoke()) return;
+  if (!inference.Invoke()) return false;
   const uint32_t total = cycle_counter_read() - start;
   const LayerProfiler& profiler = inference.profiler();
   for (int i = 0; i < profiler.count(); ++i) {
@@ -92,11 +79,26 @@ void RunBuiltinDigit() {
   printf("total ");
   PrintTime(total);
   printf("\r\n");
-  PrintOutputs();
+  return true;
+}
+
+bool RequireMnist(char command) {
+  if (inference.mnist_shaped()) return true;
+  printf("error: command %c needs an MNIST-shaped model (one input of %d int8 or float32 "
+         "values, %d class scores in output 0); use command 4 for this model\r\n", command,
+         kImageBytes, kClasses);
+  return false;
+}
+
+void RunBuiltinDigit() {
+  if (!RequireMnist('2')) return;
+  printf("inference: built-in digit, label %d\r\n", kBuiltinDigitLabel);
+  inference.SetImage(kBuiltinDigit);
+  if (InvokeTimed()) PrintMnistOutputs();
 }
 
 // Reads the 784 pixel bytes of command 3; false if they stop coming.
-bool ReadPayload(uint8_t* pixels) {
+bool ReadImage(uint8_t* pixels) {
   for (int received = 0; received < kImageBytes;) {
     const uint32_t start = cycle_counter_read();
     int byte;
@@ -113,9 +115,21 @@ bool ReadPayload(uint8_t* pixels) {
 
 void ClassifyImage() {
   static uint8_t pixels[kImageBytes];
-  if (!ReadPayload(pixels)) return;
-  inference.SetInput(pixels);
-  if (inference.Invoke()) PrintOutputs();
+  // The pixels are read even for a model that cannot take them: the next
+  // command starts after them.
+  if (!ReadImage(pixels) || !RequireMnist('3')) return;
+  inference.SetImage(pixels);
+  if (inference.Invoke()) PrintMnistOutputs();
+}
+
+void RunTensors() {
+  if (!tensor_read_inputs(inference.inputs(), inference.input_count(),
+                          kPayloadTimeoutCycles))
+    return;
+  if (!InvokeTimed()) return;
+  for (int i = 0; i < inference.output_count(); ++i)
+    tensor_print_values("output", i, &inference.output(i));
+  printf("done: %d outputs\r\n", inference.output_count());
 }
 
 void PrintTflmMessage(const char* text) { printf("%s", text); }
@@ -131,8 +145,7 @@ int main() {
          kModelName, kKernelSet, static_cast<unsigned long>(kCyclesPerMicrosecond));
   for (;;) {
     const int command = console_read_byte();
-    if (command < 0) continue;
-    if (command != '1' && command != '2' && command != '3') continue;
+    if (command < '1' || command > '4') continue;
     if (!ready) {
       printf("error: the model did not load; see the message at boot\r\n");
       continue;
@@ -140,5 +153,6 @@ int main() {
     if (command == '1') Describe();
     if (command == '2') RunBuiltinDigit();
     if (command == '3') ClassifyImage();
+    if (command == '4') RunTensors();
   }
 }

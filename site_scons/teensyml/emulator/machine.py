@@ -91,6 +91,10 @@ class Machine:
         self.markers = []
         self.run_seconds = 0.0       # host time spent emulating ...
         self.idle_seconds = 0.0      # ... and waiting for console input
+        # The board's clock runs on while the firmware waits for the host:
+        # those cycles reach DWT CYCCNT (a payload timeout fires as on the
+        # board), not the counters of the work done.
+        self.waited_cycles = 0
 
         uc = self.uc = unicorn.Uc(unicorn.UC_ARCH_ARM,
                                   unicorn.UC_MODE_THUMB | unicorn.UC_MODE_MCLASS)
@@ -143,7 +147,7 @@ class Machine:
         self.ppb.write(mm.PPB_BASE + offset, size, value)
 
     def _cycles_now(self):
-        return self.counters.cycles(self.uc.reg_read(uc_arm.UC_ARM_REG_PC))
+        return self.counters.cycles(self.uc.reg_read(uc_arm.UC_ARM_REG_PC)) + self.waited_cycles
 
     def _on_remap(self, old, new):
         # Code moved under translated blocks: drop their translations.
@@ -183,7 +187,9 @@ class Machine:
             if self._deadline is not None:
                 timeout = max(0.0, min(timeout, self._deadline - began))
             self.console.wait(timeout)
-            self.idle_seconds += time.monotonic() - began
+            waited = time.monotonic() - began
+            self.idle_seconds += waited
+            self.waited_cycles += int(waited * mm.CORE_CLOCK_HZ)
 
     # --- faults and stops ---------------------------------------------------------------------
     def _request_stop(self, stop, now=False):
