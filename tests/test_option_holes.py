@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import flatbuffers
+import numpy as np
 import pytest
 from serial.tools.list_ports_common import ListPortInfo
 
@@ -244,6 +245,41 @@ def test_scons_refuses_a_model_the_app_cannot_hold(tmp_path):
     model = many_outputs_model(tmp_path / "many.tflite", 33)
     refused(run_scons("-n", f"MODEL={model}", check=False),
             "many.tflite cannot run in this firmware", "it has 33 outputs")
+
+
+def padded_model(path, extra_bytes):
+    """The int8 MNIST model with an unused buffer of `extra_bytes` added."""
+    schema = load_schema()
+    model = schema.ModelT.InitFromPackedBuf((MODELS / "mnist_int8.tflite").read_bytes(), 0)
+    padding = schema.BufferT()
+    padding.data = np.zeros(extra_bytes, np.uint8)
+    model.buffers.append(padding)
+    builder = flatbuffers.Builder(0)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    path.write_bytes(bytes(builder.Output()))
+    return path
+
+
+def test_a_model_larger_than_its_memory_is_refused_naming_one_that_holds_it(tmp_path):
+    from teensyml import memory_map as mm
+    big = firmware_model.resolve(str(padded_model(tmp_path / "big.tflite", 600 * 1024)),
+                                 str(MODELS))
+    firmware_model.check_fits(big, "flash")
+    with pytest.raises(UserError, match=rf"big.tflite is [\d,]+ bytes, more than DTCM holds "
+                                        rf"\({mm.DTCM.length:,} bytes\), where MODEL_MEM=dtcm "
+                                        rf"puts the weights: give MODEL_MEM=flash \(1,984 KB\)"):
+        firmware_model.check_fits(big, "dtcm")
+    huge = firmware_model.resolve(str(padded_model(tmp_path / "huge.tflite", 2 * 1024 * 1024)),
+                                  str(MODELS))
+    with pytest.raises(UserError, match="no memory of the Teensy 4.0 holds it"):
+        firmware_model.check_fits(huge, "flash")
+
+
+@requires_third_party
+def test_scons_refuses_a_model_larger_than_flash_before_compiling(tmp_path):
+    model = padded_model(tmp_path / "huge.tflite", 2 * 1024 * 1024)
+    result = run_scons("-n", f"MODEL={model}", check=False)
+    refused(result, "huge.tflite is", "more than FLASH holds")
 
 
 def test_the_build_time_check_is_the_apps():

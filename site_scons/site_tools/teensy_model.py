@@ -26,12 +26,15 @@ TEENSYML_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__fi
 CODEGEN_MODULES = ("model_codegen.py", "tflite_model.py", "tflm_ops.py", "test_digits.py")
 
 
-def model_info(env, model_option):
-    """The FirmwareModel for a MODEL= value; a bad model stops SCons at once
-    with its message, before anything compiles."""
+def model_info(env, model_option, model_mem=None):
+    """The FirmwareModel for a MODEL= value (that fits MODEL_MEM=, if given);
+    a bad model stops SCons at once with its message, before anything compiles."""
     try:
-        return firmware_model.resolve(model_option, env.Dir(MODELS_DIR).abspath,
-                                      cache_dir=env.Dir(CHECK_CACHE_DIR).abspath)
+        model = firmware_model.resolve(model_option, env.Dir(MODELS_DIR).abspath,
+                                       cache_dir=env.Dir(CHECK_CACHE_DIR).abspath)
+        if model_mem:
+            firmware_model.check_fits(model, model_mem)
+        return model
     except UserError as error:
         report(error)
         Exit(2)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from . import options, test_digits
 from .atomic_file import write_text
+from .errors import UserError
 
 # The modules whose rules decide whether a model is usable: editing one
 # invalidates the cached checks.
@@ -54,6 +55,24 @@ def resolve(model_option, models_dir, cache_dir=None):
                          report=_report(path, sha256),
                          test_digits=os.path.join(os.path.abspath(models_dir),
                                                   test_digits.NPZ_NAME))
+
+
+def check_fits(model, model_mem):
+    """A UserError when the model alone is larger than the memory MODEL_MEM=
+    puts it in (the linker explains a nearer miss, with the whole image)."""
+    from . import memory_map as mm
+    regions = {"flash": mm.FLASH, "dtcm": mm.DTCM, "ocram": mm.OCRAM}
+    size = os.path.getsize(model.path)
+    region = regions[model_mem]
+    if size > region.length:
+        others = ", ".join(f"MODEL_MEM={name} ({other.length // mm.KB:,} KB)"
+                           for name, other in regions.items()
+                           if name != model_mem and other.length >= size)
+        raise UserError(f"{os.path.basename(model.path)} is {size:,} bytes, more than "
+                        f"{region.name} holds ({region.length:,} bytes), where MODEL_MEM="
+                        f"{model_mem} puts the weights: "
+                        + (f"give {others}." if others else "no memory of the Teensy 4.0 "
+                           "holds it; a smaller (e.g. int8-quantized) model is needed."))
 
 
 def _checked(path, cache_dir):
