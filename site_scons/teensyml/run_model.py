@@ -16,11 +16,14 @@ float arrays into float32 tensors, and into quantised int8/uint8/int16
 tensors through the tensor's scale and zero point (round half away from
 zero, as TFLite's quantize does).
 
-Comparison. Integer, bool and raw outputs must equal the host's bit for bit;
-float32 outputs within FLOAT_ABSOLUTE + FLOAT_RELATIVE x |host| (the
-firmware's newlib expf and the host's glibc differ in the last bit). A
-difference that teensyml.known_differences documents for the model's
-operators and kernel set is reported as that, with its bound.
+Comparison. Each sample runs from the model's initial state on both sides
+(the firmware resets its variable tensors before every inference; the host
+interpreter is reset). Integer, bool and raw outputs must equal the host's
+bit for bit; float32 outputs within FLOAT_ABSOLUTE + FLOAT_RELATIVE x |host|
+(the firmware's newlib expf and the host's glibc differ in the last bit).
+When they differ, the differences teensyml.known_differences documents for
+the model's operators and kernel set are printed with their bounds (the
+status stays 1: a difference is never a pass).
 """
 import os
 from dataclasses import dataclass, field
@@ -231,9 +234,9 @@ class Comparison:
         if self.agrees:
             lines.append("run-model: the firmware agrees with TFLM's host runtime")
         elif self.known:
-            for record in self.known:
-                lines.append(f"run-model: KNOWN DIFFERENCE with kernels {kernels}: "
-                             f"{record.describe()}")
+            lines.append(f"run-model: the firmware DIFFERS from TFLM's host runtime, as a "
+                         f"known difference of kernels {kernels} can explain:")
+            lines += [known.summary() for known in self.known]
         else:
             lines.append("run-model: the firmware DIFFERS from TFLM's host runtime")
         return "\n".join(lines)
@@ -252,6 +255,9 @@ def host_outputs(model_path, samples, output_count):
         raise UserError(f"TFLM's host runtime cannot load {model_path}: {error}.") from None
     results = []
     for sample in samples:
+        # Each sample from the model's initial state, as the firmware runs it
+        # (its variable tensors reset: docs/model.md, "The LSTM under CMSIS-NN").
+        interpreter.reset()
         for index, array in enumerate(sample):
             interpreter.set_input(array, index)
         interpreter.invoke()
@@ -326,7 +332,7 @@ def run(settings, stdout=None, stderr=None):
     if settings.compare and not settings.model:
         raise UserError("COMPARE=1 needs the model's .tflite, and this image (the fixture) "
                         "has none: compare the firmware's `scons run-model`.")
-    description, samples, firmware = _run_on_firmware(settings, stderr)
+    description, samples, firmware = run_on_firmware(settings, stderr)
     for number, (sample, (outputs, answer)) in enumerate(zip(samples, firmware)):
         print(f"sample {number}: {answer.total_cycles:,} cycles", file=stdout)
         for tensor, array in zip(description.outputs, outputs):
@@ -337,17 +343,25 @@ def run(settings, stdout=None, stderr=None):
         _save_outputs(settings.output, description, outputs)
     if not settings.compare:
         return 0
-    check_model_matches(description, settings.model)
-    comparison = compare(description, outputs,
-                         host_outputs(settings.model, samples, len(description.outputs)))
-    if not comparison.agrees:
-        comparison.known = _known_differences(settings.model, description.kernels)
+    comparison = compare_with_host(settings.model, description, samples, outputs)
     print(comparison.summary(description.kernels), file=stdout)
     return 0 if comparison.agrees else 1
 
 
-def _run_on_firmware(settings, stderr):
-    """(Description, samples, [(outputs, answer)]) from the board or the emulator."""
+def compare_with_host(model_path, description, samples, outputs):
+    """The Comparison of the firmware's outputs with TFLM's host runtime on
+    the same model and samples, with the known differences that apply."""
+    check_model_matches(description, model_path)
+    comparison = compare(description, outputs,
+                         host_outputs(model_path, samples, len(description.outputs)))
+    if not comparison.agrees:
+        comparison.known = _known_differences(model_path, description.kernels)
+    return comparison
+
+
+def run_on_firmware(settings, stderr):
+    """(Description, samples, [(outputs, answer)]): the inputs of INPUT= sent
+    to the board (PORT=) or the emulator, and what came back."""
     from .classify_serial import Exchange
     from .serial_link import SerialLink
 
