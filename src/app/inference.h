@@ -40,7 +40,8 @@ class Inference {
   // MNIST: the predicted class, the index of the largest output.
   int Predicted() const;
 
-  // Runs the model; per-operator cycles go to the profiler.
+  // Runs the model from its initial state (variable tensors reset: each input is
+  // independent); per-operator cycles go to the profiler.
   bool Invoke();
 
   tflite::MicroInterpreter& interpreter() { return *interpreter_; }
