@@ -54,6 +54,7 @@ CONFIGURATIONS = (("reference", {"USE_CMSIS_NN": "0"}),
 # TfLiteType of the schema's tensor types, as TFLM stores them in TfLiteEvalTensor.
 TFLITE_TYPE = {"float32": 1, "int32": 2, "uint8": 3, "int64": 4, "bool": 6, "int16": 7,
                "int8": 9, "float16": 10}
+ARENA_SYMBOL = "_ZN12_GLOBAL__N_112tensor_arenaE"     # (anonymous namespace)::tensor_arena
 NUMPY_TYPE = {"int8": np.int8, "int16": np.int16, "int32": np.int32, "float32": np.float32}
 
 
@@ -144,8 +145,10 @@ def emulate(hex_path, graph, images, skip_reset):
         for pixels in images))
     machine = Machine(image, symbols, console, timing="simple")
     uc = machine.uc
-    arena = symbols.object_address("_ZN12_GLOBAL__N_112tensor_arenaE")
-    arena_size = symbols._objects["_ZN12_GLOBAL__N_112tensor_arenaE"].size
+    from teensyml import elf_image
+    arena_symbol = next(symbol for symbol in elf_image.read(symbols.path).symbols
+                        if symbol.name == ARENA_SYMBOL)      # src/app/inference.cc
+    arena, arena_size = arena_symbol.address, arena_symbol.size
     state = {"table": None, "before": None}
     captured = []
 
