@@ -261,6 +261,8 @@ def main():
               f"TFLM's example, in the pinned TFLM tree).", file=sys.stderr)
         return 2
     digits = test_digits.load(os.path.join(ROOT, "models", test_digits.NPZ_NAME))
+    if not 1 <= arguments.count <= len(digits.images):
+        parser.error(f"--count must be 1..{len(digits.images)}")
     images = digits.images[:arguments.count]
     labels = digits.labels[:arguments.count]
     graph = Graph(os.path.join(ROOT, MODEL))
