@@ -137,10 +137,11 @@ void Inference::SetImage(const uint8_t* pixels) {
 
 bool Inference::Invoke() {
   profiler_.Clear();
-  // Every image is a sequence of its own: start from the model's initial state.
-  // TFLM's reference LSTM keeps its hidden and cell state in variable tensors
-  // across Invoke calls (CMSIS-NN's starts from zero each time); docs/model.md,
-  // "The LSTM under CMSIS-NN". No-op for a model without variable tensors.
+  // Every input (an image, a command-4 sample) is independent: start from the
+  // model's initial state. TFLM's reference LSTM keeps its hidden and cell state
+  // in variable tensors across Invoke calls (CMSIS-NN's starts from zero each
+  // time); docs/model.md, "The LSTM under CMSIS-NN". No-op for a model without
+  // variable tensors.
   if (interpreter_->Reset() != kTfLiteOk) {
     printf("error: resetting the model's state failed\r\n");
     return false;
