@@ -40,7 +40,10 @@ def _run(target, source, env):
 
 
 def kernel_test_run(env, name, image, test_name):
-    targets = env.Command([f"{name}.result.json", f"{name}.log"], [image["hex"], image["elf"]],
+    values = env["TEENSY_OPTIONS"]
+    limits = env.Value(f"{values['MAX_SECONDS']} {values['MAX_INSTRUCTIONS']}")
+    targets = env.Command([f"{name}.result.json", f"{name}.log"],
+                          [image["hex"], image["elf"], limits],
                           Action(_run, None), KERNEL_TEST_NAME=test_name)
     # Run again when the emulator or the reading of the output changes.
     env.Depends(targets, sorted(glob.glob(os.path.join(EMULATOR_SOURCES, "**", "*.py"),

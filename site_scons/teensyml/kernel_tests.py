@@ -308,24 +308,31 @@ def parse_output(name, text, stop_reason=""):
 # --- running an image --------------------------------------------------------------------------
 
 def run_image(name, hex_path, elf_path=None, max_seconds=None, max_instructions=None):
-    """(FileResult, console text) of a test image run in the emulator until
-    TFLM's end line, a crash or a limit (defaults above). The simple timing
-    model: the cycles do not matter here, only the results."""
-    from .emulator import Machine, ScriptedConsole, load_firmware
+    """(FileResult, log text) of a test image run in the emulator (see
+    run_loaded); the image is refused, as `scons emulate` refuses it, when it
+    is not whole."""
+    from .emulator import load_firmware
     image, symbols = load_firmware(hex_path, elf_path)
+    return run_loaded(name, image, symbols, max_seconds, max_instructions)
+
+
+def run_loaded(name, image, symbols=None, max_seconds=None, max_instructions=None):
+    """(FileResult, log text) of a test image (a teensy_image.FirmwareImage)
+    run until TFLM's end line, main() returning (the start-up code then
+    executes WFI), a crash or a limit (defaults above). The simple timing
+    model: the cycles do not matter here, only the results. The log is the
+    console text and the emulator's reason to stop."""
+    from .emulator import Machine, ScriptedConsole
     console = ScriptedConsole(b"", END_PATTERN)
     machine = Machine(image, symbols, console, timing="simple")
     stop = machine.run(max_seconds or DEFAULT_MAX_SECONDS,
                        max_instructions or DEFAULT_MAX_INSTRUCTIONS)
     text = console.text()
-    reason = ""
-    if stop.reason not in ("until", "halt"):   # halt: main() returned (WFI after it)
-        reason = f"emulator: {stop.message}"
-        if stop.crash is not None:
-            reason = "emulator: " + " | ".join(stop.crash.lines()[:2])
-    log = text + "".join(f"\nemulate: {line}" for line in
-                         (stop.crash.lines() if stop.crash is not None else
-                          [] if stop.reason in ("until", "halt") else [stop.message]))
+    normal = stop.reason in ("until", "halt")
+    lines = stop.crash.lines() if stop.crash is not None else [] if normal else [stop.message]
+    reason = "" if normal else "emulator: " + (" ".join(lines[:2]) if stop.crash else
+                                                stop.message)
+    log = text + "".join(f"\nemulate: {line}" for line in lines)
     log += f"\nemulate: {machine.counts().instructions:,} instructions\n"
     return parse_output(name, text, reason), log
 
