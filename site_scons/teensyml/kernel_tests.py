@@ -36,10 +36,10 @@ TESTING_SUPPORT = ("tensorflow/lite/micro/test_helpers.cc",
 # Test files this build does not make, with the reason (checked at the pinned
 # commit; the README's results table repeats them).
 NOT_BUILT = {
-    "decompress": "tests TFLM's compressed-tensor support, which only "
-                  "ENABLE_COMPRESSION=yes builds (USE_TFLM_COMPRESSION); the firmware's "
-                  "TFLM is built without it, as TFLM's Makefile does by default "
-                  "(kernels/Makefile.inc lists this test only under that switch)",
+    "decompress": "tests TFLM's compressed tensors: the whole file (main() too) is "
+                  "under #ifdef USE_TFLM_COMPRESSION, which only TFLM's "
+                  "ENABLE_COMPRESSION=yes defines; the firmware's TFLM is built without "
+                  "it, as TFLM's Makefile builds by default",
 }
 ALL = "all"
 END_MARKERS = ("~~~ALL TESTS PASSED~~~", "~~~SOME TESTS FAILED~~~")
