@@ -351,7 +351,8 @@ def result_line(result):
 def summary_line(results, label):
     counts = {status: sum(r.status == status for r in results)
               for status in ("passed", "failed", "not built")}
-    return (f"kernel-tests ({label}): {len(results)} test files: {counts['passed']} passed, "
+    files = "test file" if len(results) == 1 else "test files"
+    return (f"kernel-tests ({label}): {len(results)} {files}: {counts['passed']} passed, "
             f"{counts['failed']} failed, {counts['not built']} not built")
 
 
