@@ -145,6 +145,10 @@ OPTIONS = (
     Option("COMPARE", "compare the outputs with TFLM's host runtime on the same model "
            "(integers bit for bit, float32 within 1e-5 + 1e-5 x |host|)", False,
            kind="bool", group="run-model"),
+    # --- scons kernel-tests -----------------------------------------------------
+    Option("OPS", "TFLM kernel test files to build and run: all, or comma-separated "
+           "names of tensorflow/lite/micro/kernels/<name>_test.cc (conv,pooling); "
+           "empty: those of the model's operators", "", kind="str", group="kernel-tests"),
     # --- scons size-report ------------------------------------------------------
     Option("FORMAT", "report format", "text", kind="enum",
            choices=("text", "json", "csv"), group="size-report"),

@@ -181,15 +181,17 @@ class TflmTree:
             sources = specialize(sources, directory)
         return sorted(sources)
 
-    def kernel_sources(self, ops, kernels="reference"):
+    def kernel_sources(self, ops, kernels="reference", seeds=()):
         """The kernel sources for the operators `ops` (names such as "CONV_2D",
         any case), from tensorflow/lite/micro/kernels/ and, with
         kernels="cmsis_nn", its cmsis_nn/ directory. Raises UserError for an
-        operator TFLM has no kernel for."""
+        operator TFLM has no kernel for. `seeds`: more kernel files (names in
+        the kernels directory, "lstm_eval.cc") selected as an operator's are,
+        for code that calls kernel functions directly (TFLM's kernel tests)."""
         return [os.path.join(self.root, KERNEL_DIR, name)
-                for name in self._kernel_names(ops, kernels)]
+                for name in self._kernel_names(ops, kernels, seeds)]
 
-    def cmsis_nn_sources(self, ops=None):
+    def cmsis_nn_sources(self, ops=None, seeds=()):
         """The CMSIS-NN .c files the cmsis_nn kernels of `ops` call; with
         ops=None every CMSIS-NN source, as TFLM's cmsis_nn.inc compiles."""
         cmsis = self._cmsis_index()
@@ -197,7 +199,7 @@ class TflmTree:
             names = cmsis["sources"]
         else:
             deps = cmsis["deps"]
-            todo = [dep for name in self._kernel_names(ops, "cmsis_nn")
+            todo = [dep for name in self._kernel_names(ops, "cmsis_nn", seeds)
                     for dep in deps.get(name, ())]
             seen = set()
             while todo:
@@ -263,17 +265,19 @@ class TflmTree:
         return defines
 
     def groups(self, ops, kernels="reference", build="release", target_dirs=None,
-               strip_error_strings=False, device_header=None, cmsis_nn_dirs=()):
+               strip_error_strings=False, device_header=None, cmsis_nn_dirs=(),
+               kernel_seeds=()):
         """Everything to compile for a model, as SourceGroups: core, kernels
         and, with kernels="cmsis_nn", cmsis_nn. Files in `cmsis_nn_dirs`
         replace CMSIS-NN files of the same name, as `target_dirs` do core
-        files; the cmsis_nn group lists the originals as `replaced`."""
+        files; the cmsis_nn group lists the originals as `replaced`.
+        `kernel_seeds`: more kernel files, as kernel_sources' `seeds`."""
         names = ["core", "kernels"] + (["cmsis_nn"] if kernels == "cmsis_nn" else [])
         sources = {"core": self.core_sources(target_dirs),
-                   "kernels": self.kernel_sources(ops, kernels)}
+                   "kernels": self.kernel_sources(ops, kernels, kernel_seeds)}
         replaced = {}
         if kernels == "cmsis_nn":
-            originals = self.cmsis_nn_sources(ops)
+            originals = self.cmsis_nn_sources(ops, kernel_seeds)
             sources["cmsis_nn"] = originals
             for directory in cmsis_nn_dirs:
                 sources["cmsis_nn"] = specialize(sources["cmsis_nn"], directory)
@@ -383,7 +387,7 @@ class TflmTree:
                 f"has: {', '.join(sorted(known))}.")
         return sorted(set(names))
 
-    def _kernel_names(self, ops, kernels):
+    def _kernel_names(self, ops, kernels, seeds=()):
         """Selected kernel files as paths relative to the kernels directory."""
         _check_choice("kernel set", kernels, KERNEL_SETS)
         index = self.index
@@ -392,6 +396,7 @@ class TflmTree:
         resolve = lambda name: f"{kernels}/{name}" if name in special else name  # noqa: E731
         selected, todo = set(), [resolve(index["ops"][op]["file"])
                                  for op in self._check_ops(ops)]
+        todo += [resolve(name) for name in seeds if name in files]
         todo += [resolve(name) for stem in index["core_kernel_headers"]
                  for name in (stem + ".cc", stem + "_common.cc") if name in files]
         while todo:
@@ -507,6 +512,18 @@ def _resolver_entries(path):
         op = builtin.group(1) if builtin else custom.group(1)
         entries.append((op, method, register.group(2)))
     return entries
+
+
+def included_kernel_headers(root, paths, leaves=()):
+    """Stems of the headers of tensorflow/lite/micro/kernels/ that the files
+    `paths` (relative to the TFLM tree `root`) include, directly or through
+    other headers of the tree, not looking into the headers `leaves` (such as
+    micro_ops.h, which declares every kernel): the seeds of their kernel
+    selection."""
+    graph = _IncludeGraph(root)
+    for leaf in leaves:
+        graph.memo[leaf] = []
+    return sorted({stem for path in paths for stem in graph.kernel_header_stems(path)})
 
 
 class _IncludeGraph:
