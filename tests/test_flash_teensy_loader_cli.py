@@ -13,6 +13,7 @@ import pytest
 from intelhex import IntelHex
 
 import teensy_images as ti
+from conftest import flash_blocks
 from loader_stand_in import BANNER, FOUND, READ, WAITING, stand_in  # noqa: F401
 from pty_peer import Terminal
 from teensyml import memory_map as mm
@@ -73,7 +74,7 @@ def test_reboot_adds_soft_reboot(stand_in, image_hex):
 
 
 def test_elf_is_given_to_the_tool_as_a_temporary_hex(stand_in, fixture_firmware):
-    success_script(stand_in, blocks=11)
+    success_script(stand_in, blocks=flash_blocks(fixture_firmware["hex"])[0])
     flash(fixture_firmware["elf"])
     record = stand_in.recorded()
     given = record["argv"][-1]
@@ -206,8 +207,9 @@ def test_real_tool_refusing_a_hex_is_reported(tmp_path):
 
 def test_progress_bar_on_a_terminal(stand_in, fixture_firmware):
     """On a terminal the tool's dots become a bar; in a log (above) they do not."""
+    blocks = flash_blocks(fixture_firmware["hex"])[0]
     stand_in.script(["out", BANNER + FOUND + "Programming"],
-                    *[step for _ in range(11) for step in (["sleep", 0.05], ["out", "."])],
+                    *[step for _ in range(blocks) for step in (["sleep", 0.05], ["out", "."])],
                     ["out", "\nBooting\n"])
     tool = Path(__file__).resolve().parent.parent / "tools" / "flash.py"
     terminal = Terminal([sys.executable, str(tool), str(fixture_firmware["hex"]),
@@ -217,5 +219,5 @@ def test_progress_bar_on_a_terminal(stand_in, fixture_firmware):
         shown = terminal.text()
     finally:
         terminal.close()
-    assert re.search(r"Flashing: +\d+%\|.*\| \d+\.\d+k/11\.0k \[", shown)
-    assert "Programmed 11 blocks" in shown
+    assert re.search(rf"Flashing: +\d+%\|.*\| \d+\.\d+k/{blocks}\.0k \[", shown)
+    assert f"Programmed {blocks} blocks" in shown
