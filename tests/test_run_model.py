@@ -18,7 +18,6 @@ from teensyml.emulator import Machine, ScriptedConsole, load_firmware
 from teensyml.emulator.pty_session import emulated_port
 from teensyml.errors import UserError
 
-FIXTURE_HEX = ROOT / "build" / "fixture" / "fixture" / "fixture.hex"
 needs_toolchain = pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None,
                                      reason="arm-none-eabi-gcc is not installed (./setup.sh)")
 # The fixture's inputs, as its command 1 describes them.
@@ -33,12 +32,9 @@ def fixture_expected(x0, x1):
     return y0, y1.astype(np.float32), (x0 > 0).reshape(x0.shape[0], 4)
 
 
-@pytest.fixture(scope="module")
-def fixture_hex():
-    if shutil.which("arm-none-eabi-gcc") is None:
-        pytest.skip("arm-none-eabi-gcc is not installed (./setup.sh)")
-    run_scons("fixture")
-    return FIXTURE_HEX
+@pytest.fixture
+def fixture_hex(fixture_firmware):
+    return fixture_firmware["hex"]
 
 
 # --- end to end on the fixture ------------------------------------------------------------
@@ -221,3 +217,16 @@ def test_compare_with_the_host_runtime_on_a_real_model(tmp_path):
     with pytest.raises(UserError, match="The firmware runs other"):
         run_model.check_model_matches(
             protocol.Description("other", 5, 1, "reference", (), (), 0, 0), str(model))
+
+
+def test_a_difference_a_known_record_explains_is_printed_with_it_and_still_fails():
+    from teensyml import known_differences
+    ints = protocol.Tensor(0, "int8", (2,), 0.1, 0, 2)
+    comparison = run_model.compare(description_of(ints), [[np.array([1, 2], np.int8)]],
+                                   [[np.array([1, 3], np.int8)]])
+    comparison.known = list(known_differences.explain(["UNIDIRECTIONAL_SEQUENCE_LSTM"],
+                                                      "cmsis_nn"))
+    summary = comparison.summary("cmsis_nn")
+    assert not comparison.agrees and comparison.known
+    assert "as a known difference of kernels cmsis_nn can explain" in summary
+    assert comparison.known[0].summary() in summary and "interpreter.reset()" in summary

@@ -22,9 +22,8 @@ from teensyml.errors import UserError, cli  # noqa: E402
 from teensyml.option_values import from_assignments, keys_of, options_help  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir)
-KEYS = keys_of("run-model") + ("PORT", "BAUD", "TIMEOUT", "MODEL", "USE_CMSIS_NN",
-                               "TUNED_KERNELS", "BUILD", "ITCM", "ITCM_EXTRA", "MODEL_MEM",
-                               "ARENA_MEM", "ARENA_SIZE")
+# The firmware's configuration names the image to emulate and the model to compare with.
+KEYS = keys_of("run-model", "configuration") + ("PORT", "BAUD", "TIMEOUT")
 
 
 @cli
