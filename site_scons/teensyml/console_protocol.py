@@ -34,8 +34,11 @@ row-major). An input not sent keeps its last contents (zeros after boot).
 The length must equal the input's bytes=; a record with a wrong index or
 length is read to its end and dropped, and the answer is one error line with
 no inference. A pause of more than 2 s inside the payload ends the command:
-"error: input 0 incomplete: 100 of 784 bytes arrived". An MNIST command on
+"error: input 0 incomplete: 100 of 784 bytes arrived" (the bytes that came
+stay in the input; nothing runs). An MNIST command on
 another model says so in an error line (command 3 still reads its 784 bytes).
+Every inference (2, 3, 4) starts from the model's initial state: its
+variable tensors (an LSTM's state) are reset first.
 """
 import re
 from dataclasses import dataclass, field

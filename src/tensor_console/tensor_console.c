@@ -31,22 +31,13 @@ static const char *type_name(const struct tensor_view *tensor)
     return TYPES[tensor->type].name;
 }
 
-static void put_int(int64_t value)
-{
-    char text[21];
-    size_t length = 0;
-    uint64_t magnitude = value < 0 ? 0u - (uint64_t)value : (uint64_t)value;
-    do {
-        text[sizeof text - 1 - length++] = (char)('0' + magnitude % 10u);
-        magnitude /= 10u;
-    } while (magnitude);
-    if (value < 0)
-        text[sizeof text - 1 - length++] = '-';
-    console_write(text + sizeof text - length, length);
-}
-
+/* Decimal integers; the 64-bit division only for values past 32 bits. */
 static void put_uint64(uint64_t value)
 {
+    if (value <= UINT32_MAX) {
+        console_put_uint((uint32_t)value);
+        return;
+    }
     char text[20];
     size_t length = 0;
     do {
@@ -54,6 +45,13 @@ static void put_uint64(uint64_t value)
         value /= 10u;
     } while (value);
     console_write(text + sizeof text - length, length);
+}
+
+static void put_int(int64_t value)
+{
+    if (value < 0)
+        console_write("-", 1);
+    put_uint64(value < 0 ? 0u - (uint64_t)value : (uint64_t)value);
 }
 
 static void put_shape(const struct tensor_view *tensor)
@@ -244,13 +242,15 @@ void tensor_print_values(const char *role, int index, const struct tensor_view *
 
 void tensor_print_time(uint32_t cycles, uint32_t cycles_per_us)
 {
-    const uint64_t nanoseconds = (uint64_t)cycles * 1000u / cycles_per_us;
+    /* floor(cycles x 1000 / rate) in 32 bits: whole microseconds, then the
+       thousandths of the remainder (below rate x 1000). */
+    const uint32_t thousandths = cycles % cycles_per_us * 1000u / cycles_per_us;
+    const char decimals[4] = {'.', (char)('0' + thousandths / 100u),
+                              (char)('0' + thousandths / 10u % 10u),
+                              (char)('0' + thousandths % 10u)};
     console_puts("cycles=");
-    put_uint64(cycles);
+    console_put_uint(cycles);
     console_puts(" us=");
-    put_uint64(nanoseconds / 1000u);
-    const char decimals[4] = {'.', (char)('0' + nanoseconds / 100u % 10u),
-                              (char)('0' + nanoseconds / 10u % 10u),
-                              (char)('0' + nanoseconds % 10u)};
+    console_put_uint(cycles / cycles_per_us);
     console_write(decimals, sizeof decimals);
 }

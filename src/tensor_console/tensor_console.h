@@ -55,7 +55,8 @@ void tensor_describe(const char *role, int index, const struct tensor_view *tens
    record whose index or length is wrong is read and dropped, so the stream
    stays in step. Returns 1 when every record was taken; otherwise prints
    one "error:" line (the first problem) and returns 0. A pause longer than
-   `timeout_cycles` between two bytes ends the command as incomplete. */
+   `timeout_cycles` between two bytes ends the command as incomplete (the
+   bytes that came are in the input: records are read in place). */
 int tensor_read_inputs(struct tensor_view *inputs, int count, uint32_t timeout_cycles);
 
 /* "output 0 values: -128 127 ..." (decimal; floats as %.9g, which
