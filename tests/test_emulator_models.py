@@ -381,3 +381,15 @@ def test_marker_survives_a_stop_request_at_its_entry_and_return(fixture_firmware
         results.append((marker.counts(), machine.console.text()))
     assert results[0] == results[1]
     assert results[1][0].calls == 3 and start in machine.counters.executions()
+
+
+def test_the_emulator_package_loads_no_command_line_or_serial_code():
+    """Tools and tests that only emulate import neither argparse nor pyserial."""
+    import subprocess
+    import sys
+    from conftest import ROOT
+    probe = ("import sys; sys.path.insert(0, sys.argv[1]); import teensyml.emulator; "
+             "print(sorted(name for name in ('argparse', 'serial') if name in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", probe, str(ROOT / "site_scons")],
+                            capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"

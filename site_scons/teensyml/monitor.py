@@ -28,11 +28,10 @@ from serial.tools import miniterm
 
 from . import interrupts
 from .errors import UserError
-from .option_values import option_value
+from .option_values import option_value, unescape
 from .serial_link import SerialLink, candidate_ports, pick_port
 
 EXIT_KEY = "\x1d"          # Ctrl+], as miniterm
-SEND_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "\\": "\\"}
 LINE = re.compile(r"[^\n]*\n|[^\n]+")
 LINE_GRACE = 0.5           # seconds scripted mode waits for the end of the matching line
 
@@ -120,12 +119,6 @@ class Monitor:
             return True
         self.session.notice(f"--- not sent: {self.link.port} is not connected")
         return False
-
-
-def unescape(text):
-    """SEND= text with \\n, \\r, \\t and \\\\ made real."""
-    return re.sub(r"\\(.)", lambda match: SEND_ESCAPES.get(match.group(1), match.group(0)),
-                  text)
 
 
 def scripted(monitor, send, pattern, timeout):

@@ -6,13 +6,24 @@ value as it is, and check text that arrives another way (the environment, a
 caller's own dict) by the same table, with the same wording. The tools in
 tools/ take options as `scons` does (KEY=VALUE), checked by the same table.
 """
+import re
+
 from .errors import UserError
 from .options import OPTIONS_BY_KEY, validate
+
+# What SEND= text may escape (monitor and emulator alike).
+SEND_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "\\": "\\"}
 
 
 def option_value(key, value):
     """The value of option `key`: resolved already, or text checked now."""
     return validate(OPTIONS_BY_KEY[key], value) if isinstance(value, str) else value
+
+
+def unescape(text):
+    """SEND= text with \\n, \\r, \\t and \\\\ made real."""
+    return re.sub(r"\\(.)", lambda match: SEND_ESCAPES.get(match.group(1), match.group(0)),
+                  text)
 
 
 def keys_of(*groups):

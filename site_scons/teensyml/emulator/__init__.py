@@ -15,10 +15,11 @@ Unicorn lacks it, and counters with a timing model for DWT CYCCNT: calibrated
 
 Modules: machine (the board and the run loop), flexram, peripherals, lpuart,
 system (SCB/DWT/MPU/...), counters (+ markers), timing/ (the calibrated model),
-vfp (+ fpu64), console, crash, symbols, report, cli (tools/emulate.py and
-`scons emulate`).
+vfp (+ fpu64), console, crash, symbols, firmware_file (load_firmware), report,
+pty_session (the emulator in a child process, on a pseudo-terminal), cli
+(tools/emulate.py and `scons emulate`).
 """
-from .cli import load_firmware
+from .firmware_file import load_firmware
 from .console import PtyConsole, ScriptedConsole, StdioConsole
 from .counters import Counts, WaitStates
 from .machine import Machine, Stop

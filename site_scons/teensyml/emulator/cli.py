@@ -13,26 +13,15 @@ Output conventions (also in docs/emulator.md):
 import argparse
 import sys
 
-from .. import interrupts, teensy_image
+from .. import interrupts
 from ..atomic_file import write_text
 from ..errors import UserError, cli
-from ..monitor import unescape
+from ..option_values import unescape
 from ..options import OPTIONS_BY_KEY
+from .firmware_file import load_firmware
 
 PREFIX = "emulate: "
 TIMING_CHOICES = OPTIONS_BY_KEY["TIMING"].choices
-
-
-def load_firmware(path, elf=None):
-    """(FirmwareImage, Symbols or None) of a .hex or .elf, refused with the
-    failed check when it is not whole or not a Teensy 4.0 boot image (the
-    checks of `scons flash`: teensy_image.load_bootable). Function names come
-    from `elf`, the image itself when it is an ELF, or the .elf next to a .hex."""
-    from .symbols import Symbols
-    image = teensy_image.load_bootable(path, elf)
-    if elf is None:
-        elf = path if teensy_image.is_elf(path) else teensy_image.companion_elf(path)
-    return image, (Symbols(elf) if elf else None)
 
 
 def make_console(args, stdout):

@@ -1,7 +1,7 @@
 """The emulated Teensy 4.0: Unicorn plus memory, peripherals and counters,
 booted from the image's IVT as the i.MX RT1062 boot ROM does.
 
-    image, symbols = load_firmware("build/int8-cmsis_nn/firmware.hex")   # cli.py
+    image, symbols = load_firmware("build/int8-cmsis_nn/firmware.hex")   # firmware_file.py
     machine = Machine(image, symbols, console=ScriptedConsole(b"2"))
     stop = machine.run(max_seconds=60)       # a Stop: why, and the exit status
     machine.counts()                         # instructions, fetches, data, cycles
