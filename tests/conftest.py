@@ -1,5 +1,4 @@
 """Shared test helpers: where things are, how to run scons, what to skip."""
-import os
 import shutil
 import subprocess
 import sys
@@ -38,6 +37,21 @@ def assemble(tmp_path):
                         str(tmp_path / "code.bin")], check=True)
         return (tmp_path / "code.bin").read_bytes()
     return run
+
+
+def host_program(directory, driver, sources, include_dirs=()):
+    """Our C `sources` with a test's `driver` (C text) built for the host, in
+    `directory` (its include path first); skips without a host compiler."""
+    compiler = shutil.which("cc")
+    if compiler is None:
+        pytest.skip("no host C compiler (cc): ./setup.sh installs gcc")
+    (directory / "driver.c").write_text(driver)
+    program = directory / "program"
+    includes = [flag for path in (directory, *include_dirs) for flag in ("-I", str(path))]
+    subprocess.run([compiler, "-O2", "-Wall", "-Wextra", "-Werror", *includes, "-o",
+                    str(program), str(directory / "driver.c"), *map(str, sources)],
+                   check=True)
+    return program
 
 
 def load_bench(name):

@@ -65,6 +65,17 @@ def test_the_result_of_the_built_in_digit_is_parsed():
         [(0, "CONV_2D", 1200)]
 
 
+def test_a_firmware_that_did_not_load_answers_1_with_its_reason():
+    """Boot's reason and then `1`'s error line: the answer ends, and says why."""
+    answer = ("error: arena too small or model unsupported: AllocateTensors failed with 256 "
+              "bytes of arena; rebuild with a larger ARENA_SIZE=\r\n"
+              "teensyml: NOT READY, model m, kernels reference, 600 MHz\r\n"
+              "error: the model did not load; see the message at boot\r\n")
+    assert protocol.INFO_END.search(answer)
+    with pytest.raises(protocol.ProtocolError, match="rebuild with a larger ARENA_SIZE="):
+        protocol.parse_description(answer)
+
+
 def test_an_error_line_ends_the_answer_and_is_raised():
     answer = "error: AllocateTensors failed\r\n"
     assert protocol.RESULT_END.search(answer)

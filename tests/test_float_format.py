@@ -4,13 +4,12 @@ same correctly rounded conversion), compiled for the host and compared on
 every kind of float32: normals, subnormals, extremes, powers of ten, halfway
 cases and random bit patterns."""
 import random
-import shutil
 import struct
 import subprocess
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, host_program
 
 SOURCE = ROOT / "src" / "tensor_console" / "float_format.c"
 DRIVER = r"""
@@ -32,14 +31,8 @@ int main(void) {
 
 @pytest.fixture(scope="module")
 def formatter(tmp_path_factory):
-    compiler = shutil.which("cc")
-    if compiler is None:
-        pytest.skip("no host C compiler (cc): ./setup.sh installs gcc")
-    directory = tmp_path_factory.mktemp("float_format")
-    (directory / "driver.c").write_text(DRIVER)
-    program = directory / "format"
-    subprocess.run([compiler, "-O2", "-Wall", "-Wextra", "-Werror", "-I", str(SOURCE.parent),
-                    "-o", str(program), str(directory / "driver.c"), str(SOURCE)], check=True)
+    program = host_program(tmp_path_factory.mktemp("float_format"), DRIVER, [SOURCE],
+                           [SOURCE.parent])
 
     def run(patterns):
         text = "\n".join(f"{bits:x}" for bits in patterns)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import serial
 
-from conftest import ROOT, run_scons
+from conftest import ROOT, requires_third_party, run_scons
 from teensyml import console_protocol as protocol
 from teensyml import run_model
 from teensyml.emulator import Machine, ScriptedConsole, load_firmware
@@ -54,6 +54,19 @@ def test_scons_run_model_returns_every_output_exactly(fixture_hex, tmp_path):
     assert np.array_equal(outputs["output_0"], y0) and outputs["output_0"].dtype == np.int16
     assert outputs["output_1"].tobytes() == y1.tobytes()          # bit for bit
     assert np.array_equal(outputs["output_2"], y2) and outputs["output_2"].dtype == bool
+
+
+@needs_toolchain
+def test_with_port_it_talks_to_the_board_on_that_port(fixture_hex, tmp_path):
+    """PORT=: a board's serial port (here the emulated fixture's pty, as a
+    board on a USB-UART adapter would be); no emulator of its own."""
+    x0 = np.array([[5, -5, 0, 1]], np.int8)
+    np.savez(tmp_path / "in.npz", input_0=x0, input_1=np.ones((2, 3), np.float32))
+    with emulated_port(fixture_hex) as port:
+        result = run_scons("run-model-fixture", f"PORT={port}", f"INPUT={tmp_path / 'in.npz'}",
+                           f"OUTPUT={tmp_path / 'out.npz'}")
+    assert "emulate:" not in result.stdout + result.stderr
+    assert np.load(tmp_path / "out.npz")["output_0"].tolist() == [[[16, -14, 1, 4]]]
 
 
 @needs_toolchain
@@ -230,3 +243,18 @@ def test_a_difference_a_known_record_explains_is_printed_with_it_and_still_fails
     assert not comparison.agrees and comparison.known
     assert "as a known difference of kernels cmsis_nn can explain" in summary
     assert comparison.known[0].summary() in summary and "interpreter.reset()" in summary
+
+
+@requires_third_party
+def test_a_firmware_that_did_not_load_its_model_is_reported_at_once(tmp_path):
+    """An arena too small: the firmware boots NOT READY; run-model says so
+    (with the boot's reason when it arrives in time), not after a timeout."""
+    np.save(tmp_path / "zeros.npy", np.zeros((1, 28, 28, 1), np.float32))
+    run_scons("ARENA_SIZE=1024")
+    started = time.monotonic()
+    result = run_scons("run-model", "ARENA_SIZE=1024", f"INPUT={tmp_path / 'zeros.npy'}",
+                       "TIMEOUT=60", check=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert re.search(r"error: Unexpected answer from the firmware: the firmware says: "
+                     r"(arena too small .*ARENA_SIZE=|the model did not load)", result.stderr)
+    assert time.monotonic() - started < 50      # one answer, not the 60 s TIMEOUT

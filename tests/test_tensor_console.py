@@ -2,13 +2,12 @@
 cycle counter replaced by stubs: the protocol's numbers at their extremes
 (64-bit integers, times), and command 4's payload rules byte by byte, checked
 against what console_protocol.py (the host side) expects."""
-import shutil
 import struct
 import subprocess
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, host_program
 from teensyml import console_protocol as protocol
 
 SOURCES = [ROOT / "src" / "tensor_console" / name
@@ -86,17 +85,10 @@ int main(int argc, char **argv) {
 
 @pytest.fixture(scope="module")
 def program(tmp_path_factory):
-    compiler = shutil.which("cc")
-    if compiler is None:
-        pytest.skip("no host C compiler (cc): ./setup.sh installs gcc")
     directory = tmp_path_factory.mktemp("tensor_console")
-    (directory / "cycle_counter.h").write_text(CYCLE_COUNTER)
-    (directory / "driver.c").write_text(DRIVER)
-    binary = directory / "tensor_console"
-    subprocess.run([compiler, "-O2", "-Wall", "-Wextra", "-Werror", "-I", str(directory),
-                    "-I", str(ROOT / "src" / "board" / "core"), "-I", str(SOURCES[0].parent),
-                    "-o", str(binary), str(directory / "driver.c"), *map(str, SOURCES)],
-                   check=True)
+    (directory / "cycle_counter.h").write_text(CYCLE_COUNTER)    # found before the board's
+    binary = host_program(directory, DRIVER, SOURCES,
+                          [ROOT / "src" / "board" / "core", SOURCES[0].parent])
 
     def run(*arguments, payload=b""):
         return subprocess.run([str(binary), *arguments], input=payload, capture_output=True,

@@ -53,7 +53,7 @@ MAX_RECORDS = 255
 READY = re.compile(r"teensyml: (ready|NOT READY), model (\S+), kernels (\S+), (\d+) MHz")
 # The last line of each answer, with its line end: what a reader waits for.
 # (Without the line end, a reader could stop at a line still arriving.)
-INFO_END = re.compile(r"^arena: [^\r\n]*\r?\n", re.M)
+INFO_END = re.compile(r"^(arena: [^\r\n]*|error: [^\r\n]*)\r?\n", re.M)
 RESULT_END = re.compile(r"^(predicted: \d+|error: [^\r\n]*)\r?\n", re.M)
 RUN_END = re.compile(r"^(done: \d+ outputs?|error: [^\r\n]*)\r?\n", re.M)
 ERROR = re.compile(r"^error: (.*?)\r?$", re.M)

@@ -366,8 +366,8 @@ def report(results, label):
 def variant_name(values):
     """build/kernel-tests/<name>: the kernel set and the options that change
     how the images compile or link (not the model: it only chooses files)."""
-    from .options import placement_variant_name
-    kernels = "cmsis_nn" if values["USE_CMSIS_NN"] else "reference"
+    from .options import kernel_set, placement_variant_name
+    kernels = kernel_set(values)
     if values["USE_CMSIS_NN"] and not values["TUNED_KERNELS"]:
         kernels += "-upstream"
     return placement_variant_name(kernels, values)

@@ -23,7 +23,6 @@ OCRAM (MODEL_MEM=); the resolver registers exactly the model's operators, so
 the op table is as small as it can be and the build compiles only those
 kernels. Nothing here imports TensorFlow.
 """
-import math
 import os
 
 from . import test_digits, tflm_ops

@@ -279,12 +279,18 @@ def scons_escape(text):
     return text.replace("$", "$$") if isinstance(text, str) else text
 
 
+def kernel_set(values):
+    """The kernels USE_CMSIS_NN= chooses: "cmsis_nn" or "reference" (the
+    name in directories, the firmware's banner and its `1` answer)."""
+    return "cmsis_nn" if values["USE_CMSIS_NN"] else "reference"
+
+
 def objects_variant_name(values):
     """The build/obj/<name> directory of the objects every model shares (the
     third-party components and the board): only the options that change how
     they compile, so switching MODEL recompiles the app alone and the object
     cache (whose keys include the path) serves every model."""
-    parts = ["cmsis_nn" if values["USE_CMSIS_NN"] else "reference"]
+    parts = [kernel_set(values)]
     if values["BUILD"] != "release":
         parts.append(values["BUILD"])
     return "-".join(parts)
@@ -299,7 +305,7 @@ def compile_variant_name(values):
         # Only plain characters: the name becomes a path SCons substitutes ($).
         stem = re.sub(r"[^A-Za-z0-9_.+-]", "_", os.path.splitext(os.path.basename(model))[0])
         model = stem + "_" + _digest(model)
-    parts = [model, "cmsis_nn" if values["USE_CMSIS_NN"] else "reference"]
+    parts = [model, kernel_set(values)]
     if values["USE_CMSIS_NN"] and not values["TUNED_KERNELS"]:
         parts.append("upstream")
     if values["BUILD"] != "release":
