@@ -79,14 +79,3 @@ def test_importing_it_pulls_in_no_heavy_module():
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                             text=True, check=True)
     assert result.stdout.strip() == "[]"
-
-
-def test_describe_is_one_line_and_the_bound_is_the_largest_measured():
-    record = known.explain([LSTM], "reference")[0]
-    line = record.describe()
-    assert "\n" not in line and line.startswith(f"{LSTM}: ")
-    assert "100 test digits" in line and known.DOCS in line
-    assert record.max_difference == max(bound.max_difference for bound in record.bound)
-    assert record.within_bound(record.max_difference)
-    assert record.within_bound(0)
-    assert not record.within_bound(record.max_difference + 1)

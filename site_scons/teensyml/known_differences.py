@@ -15,9 +15,7 @@ built with this kernel set ("reference" or "cmsis_nn"; "cmsis-nn", "CMSIS-NN",
 ValueError). An empty tuple means that no difference is known: a difference
 is then unexplained (int8 outputs are expected to agree bit for bit).
 
-A Difference holds (and describe() says in one line, summary() in a few;
-within_bound(largest) says whether a comparison's largest output difference
-is no larger than the largest measured):
+A Difference holds (and summary() says in a few lines):
     operator, kernels   the operator and the kernel sets it applies to
     cause               one line: what differs and why
     when                the condition under which outputs differ
@@ -71,22 +69,6 @@ class Difference:
     remedy: str
     bound: tuple          # of Bound
     docs: str = DOCS
-
-    @property
-    def max_difference(self):
-        """The largest output difference measured (over every Bound)."""
-        return max(bound.max_difference for bound in self.bound)
-
-    def within_bound(self, largest_difference):
-        """Whether a comparison's largest output difference is no larger than
-        what was measured."""
-        return largest_difference <= self.max_difference
-
-    def describe(self):
-        """One line for a report: cause, condition, measured bound, docs."""
-        largest = max(self.bound, key=lambda bound: bound.images)
-        return (f"{self.operator}: {self.cause}; differs when {self.when}; measured "
-                f"{largest.summary()}; {self.remedy}; see {self.docs}")
 
     def summary(self):
         """A few lines for a report."""
