@@ -315,7 +315,11 @@ def test_an_interrupted_build_ends_with_the_signals_status(signum, tmp_path):
             time.sleep(0.05)
         started = time.monotonic()
         os.killpg(command.process.pid, signum)
-        status = command.process.wait(timeout=30)
+        try:
+            status = command.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            # Seen once in a clean clone, never reproduced: keep what scons said.
+            pytest.fail(f"scons still running 30 s after {signum.name}:\n{command.text()}")
         assert_stopped(status, time.monotonic() - started, signum, command.process,
                        command.text())
     finally:
