@@ -38,7 +38,7 @@ ITERATIONS = 50
 RUN = "PERFORMANCE_RUN"
 
 # The reference: CoreMark on an i.MX RT1060 at 600 MHz, GCC 12.2 -O3, code and
-# data in TCM (github.com/Masmiseim36/Coremark_iMXRT; /work/shared/DESIGN.md
+# data in TCM (github.com/Masmiseim36/Coremark_iMXRT; shared/DESIGN.md,
 # section 4 of the project's design notes).
 REFERENCE_ITERATIONS_PER_SECOND = 2440.92
 REFERENCE_COREMARK_PER_MHZ = 4.07
