@@ -258,3 +258,23 @@ def test_a_firmware_that_did_not_load_its_model_is_reported_at_once(tmp_path):
     assert re.search(r"error: Unexpected answer from the firmware: the firmware says: "
                      r"(arena too small .*ARENA_SIZE=|the model did not load)", result.stderr)
     assert time.monotonic() - started < 50      # one answer, not the 60 s TIMEOUT
+
+
+@requires_third_party
+def test_compare_refuses_a_board_that_runs_another_model_before_sending(tmp_path):
+    """A board flashed with int8, compared as MODEL=float32: said at once."""
+    import subprocess
+    import sys
+    run_scons("MODEL=int8")
+    np.save(tmp_path / "zeros.npy", np.zeros((3, 28, 28, 1), np.float32))
+    from teensyml import options
+    variant = options.variant_name(options.resolve({"MODEL": "int8"}))
+    with emulated_port(ROOT / "build" / variant / "firmware.hex") as port:
+        result = subprocess.run([sys.executable, str(ROOT / "tools" / "run_model.py"),
+                                 f"PORT={port}", "MODEL=float32", "COMPARE=1",
+                                 f"INPUT={tmp_path / 'zeros.npy'}"],
+                                capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "The firmware runs mnist_int8" in result.stderr
+    assert "not mnist_float32.tflite" in result.stderr
+    assert "sample 0" not in result.stdout            # nothing was run

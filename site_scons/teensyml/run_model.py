@@ -333,7 +333,7 @@ def run(settings, stdout=None, stderr=None):
         raise UserError("COMPARE=1 needs the model's .tflite, and this image (the fixture) "
                         "has none: compare the firmware's `scons run-model`.")
     description, samples, firmware = run_on_firmware(settings, stderr)
-    for number, (sample, (outputs, answer)) in enumerate(zip(samples, firmware)):
+    for number, (outputs, answer) in enumerate(firmware):
         print(f"sample {number}: {answer.total_cycles:,} cycles", file=stdout)
         for tensor, array in zip(description.outputs, outputs):
             print(f"  output {tensor.index} {tensor.dtype} {list(tensor.shape)}: "
@@ -375,6 +375,8 @@ def run_on_firmware(settings, stderr):
             exchange.connect()
             description = exchange.request(protocol.INFO, protocol.INFO_END,
                                            protocol.parse_description)
+            if settings.compare:       # before the samples run, not after
+                check_model_matches(description, settings.model)
             samples = load_inputs(settings.input, description.inputs)
             results = []
             progress = len(samples) > 1 and stderr.isatty()
@@ -399,8 +401,9 @@ def _console_port(settings):
 
 
 def _save_outputs(path, description, outputs):
-    from .atomic_file import write_bytes
     import io
+
+    from .atomic_file import write_bytes
     arrays = {f"output_{tensor.index}": np.stack([sample[tensor.index] for sample in outputs])
               for tensor in description.outputs}
     buffer = io.BytesIO()
