@@ -47,9 +47,10 @@ def measure(example, kernels, log):
     with tempfile.TemporaryDirectory() as scratch:
         path = os.path.join(scratch, "inputs.npy")
         np.save(path, inputs)
-        settings = run_model.Settings(path, "", True, "", 115200, 600.0,
-                                      os.path.join(variant_dir, "firmware.hex"),
-                                      os.path.join(variant_dir, "firmware.elf"), model)
+        settings = run_model.Settings(
+            input=path, output="", compare=True, port="", baud=115200, timeout=600.0,
+            firmware=os.path.join(variant_dir, "firmware.hex"),
+            elf=os.path.join(variant_dir, "firmware.elf"), model=model)
         description, samples, results = run_model.run_on_firmware(settings, sys.stderr)
     comparison = run_model.compare_with_host(model, description, samples,
                                              [outputs for outputs, _ in results])

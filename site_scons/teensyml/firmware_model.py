@@ -61,7 +61,8 @@ def check_fits(model, model_mem):
     """A UserError when the model alone is larger than the memory MODEL_MEM=
     puts it in (the linker explains a nearer miss, with the whole image)."""
     from . import memory_map as mm
-    regions = {"flash": mm.FLASH, "dtcm": mm.DTCM, "ocram": mm.OCRAM}
+    from .linker_script import PLACEMENT_REGIONS
+    regions = {name: mm.REGIONS_BY_NAME[region] for name, region in PLACEMENT_REGIONS.items()}
     size = os.path.getsize(model.path)
     region = regions[model_mem]
     if size > region.length:
