@@ -83,7 +83,6 @@ class Graph:
         self.lstm_output = int(lstm.Outputs(0))
         self.hidden_state = int(lstm.Inputs(HIDDEN_STATE_INPUT))
         self.cell_state = int(lstm.Inputs(CELL_STATE_INPUT))
-        self.lstm_index = self.operators.index(LSTM)
 
     def nbytes(self, index):
         return int(np.prod(self.shapes[index])) * np.dtype(NUMPY_TYPE[self.types[index]]).itemsize
@@ -183,7 +182,8 @@ def emulate(hex_path, graph, images, skip_reset):
 
     def on_end(_address, _size):
         # A block can run twice when the counters stop inside it: capture once.
-        if uc.reg_read(arm_const.UC_ARM_REG_R1) == graph.lstm_index and state["before"]:
+        tag = read(uc.reg_read(arm_const.UC_ARM_REG_R1), 64).split(b"\0")[0].decode()
+        if tag == LSTM and state["before"]:
             captured.append((tensor(graph.lstm_output), state["before"]))
             state["before"] = None
 
@@ -193,8 +193,8 @@ def emulate(hex_path, graph, images, skip_reset):
             uc.reg_write(arm_const.UC_ARM_REG_R0, 0)          # kTfLiteOk
             uc.reg_write(arm_const.UC_ARM_REG_PC, uc.reg_read(arm_const.UC_ARM_REG_LR))
 
-    for name, hook in (("LayerProfiler::BeginEvent", on_begin),
-                       ("LayerProfiler::EndEvent", on_end)):
+    for name, hook in (("LayerProfiler::Begin", on_begin),
+                       ("LayerProfiler::End", on_end)):
         start = symbols.resolve_function(name)[0]
         block_hook(uc, hook, start, start)
     if skip_reset:

@@ -73,7 +73,8 @@ def test_blank_and_empty_blocks_are_skipped(tmp_path):
     path = ti.write(image, tmp_path / "gaps.hex")
     board = HalfKayBoard()
     upload(path, ModelBus(board))
-    assert board.blocks == [0x0, 0x1000, 0x2000, 0x2400, 0x8000, 0x9000, 0x9400,
+    vectors = mm.VECTOR_TABLE_OFFSET                       # and the code after them
+    assert board.blocks == [0x0, 0x1000, vectors, vectors + 0x400, 0x8000, 0x9000, 0x9400,
                             last - mm.FLASH.origin]
     assert_flash_reproduces(board, path)
     assert board.booted

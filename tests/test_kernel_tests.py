@@ -138,6 +138,20 @@ def test_a_model_with_no_tested_operator_is_refused():
         kt.select(TESTS, "", ["RESHAPE"], "mnist_x")
 
 
+def test_kernel_tests_build_with_tflm_messages():
+    """TFLM's tests report through MicroPrintf: BUILD=release compiles it out."""
+    assert kt.with_build({}, ["kernel-tests"]) == {"BUILD": "release_with_logs"}
+    assert kt.with_build({"BUILD": "debug"}, ["kernel-tests"]) == {"BUILD": "debug"}
+    assert kt.with_build({"A": "1"}, ["emulate"]) == {"A": "1"}
+    with pytest.raises(UserError) as error:
+        kt.with_build({"BUILD": "release"}, ["kernel-tests"])
+    assert "MicroPrintf" in str(error.value)
+    assert "release_with_logs, debug" in str(error.value)
+    values = resolve({"BUILD": "release_with_logs"})
+    assert kt.variant_name(values) == "reference"
+    assert kt.variant_name(resolve({"BUILD": "debug"})) == "reference-debug"
+
+
 def test_ops_is_one_option_of_the_table():
     option = OPTIONS_BY_KEY["OPS"]
     assert option.group == "kernel-tests" and option.default == ""

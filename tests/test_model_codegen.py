@@ -352,3 +352,36 @@ def test_int8_cmsis_nn_image_links_only_the_int8_kernels():
                 "arm_nn_mat_mult_kernel_s16", "arm_nn_vec_mat_mult_t_s4",
                 "_ZN6tflite16Register_CONV_2DEv", "_printf_float", "_dtoa_r"}
     assert not unwanted & symbols, unwanted & symbols
+
+
+STDIO = {"_vfprintf_r", "_svfprintf_r", "vsnprintf", "setvbuf", "printf"}
+
+
+@requires_third_party
+@pytest.mark.firmware
+@pytest.mark.parametrize("build, variant, logged", [
+    ("release", "int8-cmsis_nn", False),
+    ("release_with_logs", "int8-cmsis_nn-release_with_logs", True)])
+def test_release_compiles_tflm_messages_out_and_still_times_each_layer(build, variant,
+                                                                       logged):
+    """BUILD=release is TFLM's release (TF_LITE_STRIP_ERROR_STRINGS): no
+    MicroPrintf, so no newlib stdio (the app prints without printf);
+    release_with_logs keeps TFLM's messages. Both report every layer's time:
+    the app times the kernels' invoke functions, not TFLM's profiler hook
+    (which the stripped build compiles out)."""
+    run_scons("USE_CMSIS_NN=1", f"BUILD={build}")
+    elf = ROOT / "build" / variant / "firmware.elf"
+    symbols = set(subprocess.run(["arm-none-eabi-nm", "--defined-only", str(elf)],
+                                 capture_output=True, text=True, check=True)
+                  .stdout.split())
+    assert ("_Z11MicroPrintfPKcz" in symbols) == logged
+    assert bool(STDIO & symbols) == logged, STDIO & symbols
+    run = run_scons("emulate", "USE_CMSIS_NN=1", f"BUILD={build}", "SEND=2",
+                    "EXPECT=predicted", "HEADLESS=1")
+    layers = re.findall(r"^layer (\d+) (\w+) cycles=(\d+)", run.stdout, re.M)
+    assert [name for _, name, _ in layers] == [
+        "CONV_2D", "MAX_POOL_2D", "CONV_2D", "MAX_POOL_2D", "CONV_2D", "RESHAPE",
+        "FULLY_CONNECTED", "FULLY_CONNECTED", "SOFTMAX"]
+    assert all(int(cycles) > 0 for _, _, cycles in layers)
+    total = int(re.search(r"^total cycles=(\d+)", run.stdout, re.M).group(1))
+    assert 0.9 * total < sum(int(cycles) for _, _, cycles in layers) < total

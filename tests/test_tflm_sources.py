@@ -302,18 +302,36 @@ def test_a_cmsis_nn_directory_replaces_files_and_lists_the_originals(fake, tmp_p
     assert tuned.replaced == (original,)
     assert not any(path.endswith("unused.c") for path in tuned.sources)
     assert len(tuned.sources) == len(plain.sources)
+    # Ours at the group's level; the original, kept for the shapes ours hand
+    # back, for size.
+    assert tuned.optimization_of(str(own / "arm_convolve_s8.c")) == "-O2"
+    assert tuned.optimization_of(original) == "-Os" and plain.optimization_of(original) == "-O2"
+
+
+def test_cmsis_nn_files_listed_for_size_compile_with_os(fake, monkeypatch):
+    monkeypatch.setitem(tflm_sources.CMSIS_NN_FOR_SIZE, "arm_nn_sat_mul.c", "a test's")
+    tree = tree_of(fake)
+    group = {g.name: g for g in tree.groups(["CONV_2D"], "cmsis_nn")}["cmsis_nn"]
+    listed = [path for path in group.sources
+              if os.path.basename(path) in tflm_sources.CMSIS_NN_FOR_SIZE]
+    assert [os.path.basename(path) for path in listed] == ["arm_nn_sat_mul.c"]
+    assert all(group.optimization_of(path) == "-Os" for path in listed)
+    assert all(group.optimization_of(path) == "-O2"
+               for path in set(group.sources) - set(listed))
 
 
 def test_defines_follow_the_build_type(fake):
     tree = tree_of(fake)
     release = tree.defines("kernels", build="release")
-    assert "NDEBUG" in release and "TF_LITE_STRIP_ERROR_STRINGS" not in release
+    assert "NDEBUG" in release and "TF_LITE_STRIP_ERROR_STRINGS" in release
     assert "TF_LITE_STATIC_MEMORY" in release
-    assert "TF_LITE_STRIP_ERROR_STRINGS" in tree.defines("core", strip_error_strings=True)
-    assert "NDEBUG" not in tree.defines("core", build="debug")
+    logged = tree.defines("core", build="release_with_logs")
+    assert "NDEBUG" in logged and "TF_LITE_STRIP_ERROR_STRINGS" not in logged
+    debug = tree.defines("core", build="debug")
+    assert "NDEBUG" not in debug and "TF_LITE_STRIP_ERROR_STRINGS" not in debug
     assert 'CMSIS_DEVICE_ARM_CORTEX_M_XX_HEADER_FILE="MIMXRT1062.h"' in tree.defines(
         "core", device_header="MIMXRT1062.h")
-    with pytest.raises(UserError, match="release, debug"):
+    with pytest.raises(UserError, match="release, release_with_logs, debug"):
         tree.defines("core", build="fast")
     with pytest.raises(UserError, match="reference, cmsis_nn"):
         tree.kernel_sources(["ADD"], kernels="xtensa")

@@ -10,6 +10,7 @@ import shutil
 
 from SCons.Action import Action
 
+from teensyml.build_types import BUILD_TYPES, DEFAULT_BUILD
 from teensyml.errors import UserError
 from teensyml.options import scons_escape
 
@@ -26,8 +27,6 @@ COMMON_FLAGS = CPU_FLAGS + ["-ffunction-sections", "-fdata-sections", "-fno-comm
 CXX_FLAGS = ["-std=c++17", "-fno-rtti", "-fno-exceptions", "-fno-threadsafe-statics",
              "-fno-use-cxa-atexit"]
 C_FLAGS = ["-std=gnu11"]
-# $OPTFLAGS so a component can choose its own level (TFLM's core is -Os).
-OPTIMIZATION = {"release": "-O2", "debug": "-Og"}
 # Paths in the objects (__FILE__, debug info) as seen from the top directory,
 # whatever the checkout's location: the same sources give the same image. The
 # flag names that location, so it sits inside $( $), out of every signature
@@ -92,7 +91,9 @@ def generate(env):
                 RANLIB=tool("ranlib"), LINK=tool("g++"), OBJCOPY=tool("objcopy"),
                 SIZE=tool("size"), NM=tool("nm"), READELF=tool("readelf"),
                 PROGSUFFIX=".elf", ARFLAGS="rcsD")
-    env["OPTFLAGS"] = OPTIMIZATION[env.get("BUILD", "release")]
+    build = BUILD_TYPES[env.get("BUILD", DEFAULT_BUILD)]
+    # $OPTFLAGS so a component can choose its own level (TFLM's core is -Os).
+    env["OPTFLAGS"] = build.optimization
     env["TOP_DIR"] = env.Dir("#").abspath
     env.Append(CCFLAGS=COMMON_FLAGS + ["$OPTFLAGS"] + PREFIX_MAP_FLAGS,
                CXXFLAGS=CXX_FLAGS, CFLAGS=C_FLAGS, ASFLAGS=CPU_FLAGS,
@@ -101,7 +102,7 @@ def generate(env):
                      "-o $TARGET $SOURCES"
     # `s` in ARFLAGS already writes the archive index: no ranlib step.
     env["BUILDERS"]["StaticLibrary"].action = Action("$ARCOM", "$ARCOMSTR")
-    if env.get("BUILD", "release") == "release":
+    if build.optimized:
         env.Append(CPPDEFINES=["NDEBUG"])
     if not env.get("VERBOSE"):
         for variable, verb in QUIET_COMMANDS.items():

@@ -21,6 +21,7 @@ import os
 import re
 from dataclasses import asdict, dataclass, field
 
+from .build_types import BUILD_TYPES
 from .errors import UserError
 
 KERNEL_DIR = "tensorflow/lite/micro/kernels"
@@ -42,6 +43,8 @@ NOT_BUILT = {
                   "it, as TFLM's Makefile builds by default",
 }
 ALL = "all"
+# TFLM's tests report through MicroPrintf, which BUILD=release compiles out.
+BUILD = "release_with_logs"
 END_MARKERS = ("~~~ALL TESTS PASSED~~~", "~~~SOME TESTS FAILED~~~")
 END_PATTERN = rb"~~~(ALL TESTS PASSED|SOME TESTS FAILED)~~~"
 # Default limits per test file (MAX_SECONDS= / MAX_INSTRUCTIONS= override).
@@ -363,13 +366,31 @@ def report(results, label):
     return lines, int(any(result.status == "failed" for result in results))
 
 
+def with_build(arguments, targets):
+    """The command line's options with the build type kernel tests need:
+    BUILD=release_with_logs unless another one with TFLM's messages is given."""
+    if "kernel-tests" not in targets:
+        return arguments
+    build = arguments.get("BUILD", BUILD)
+    if build in BUILD_TYPES and not BUILD_TYPES[build].tflm_logs:
+        logged = ", ".join(name for name, kind in BUILD_TYPES.items() if kind.tflm_logs)
+        raise UserError(f"`scons kernel-tests` cannot use BUILD={build}: TFLM's tests report "
+                        f"through MicroPrintf, which that build type compiles out. Leave "
+                        f"BUILD= out (kernel tests use {BUILD}) or give one of: {logged}.")
+    return {**arguments, "BUILD": build}
+
+
 def variant_name(values):
     """build/kernel-tests/<name>: the kernel set and the options that change
     how the images compile or link (not the model: it only chooses files)."""
+    from .build_types import DEFAULT_BUILD
     from .options import kernel_set, placement_variant_name
     kernels = kernel_set(values)
     if values["USE_CMSIS_NN"] and not values["TUNED_KERNELS"]:
         kernels += "-upstream"
+    # Their own default build type goes unspelled, as the firmware's does.
+    if values["BUILD"] == BUILD:
+        values = {**values, "BUILD": DEFAULT_BUILD}
     return placement_variant_name(kernels, values)
 
 

@@ -52,7 +52,10 @@ FLEXSPI_CONFIG_TAG = 0x42464346  # "FCFB", little endian
 IVT_OFFSET = 0x1000              # image vector table, header tag 0xD1
 IVT_TAG = 0xD1
 BOOT_DATA_OFFSET = 0x1020        # image start, image size, plugin flag
-VECTOR_TABLE_OFFSET = 0x2000     # as in NXP's FlexSPI NOR layout
+# The first 1 KB boundary after the boot data: VTOR needs the 1 KB table
+# aligned to its size. (NXP's SDK images start at 0x2000, 3 KB of 0xFF more;
+# Teensyduino's code follows the boot data directly.)
+VECTOR_TABLE_OFFSET = 0x1400
 
 # --- FlexRAM: 512 KB in 16 banks of 32 KB, each ITCM, DTCM or OCRAM ---------
 FLEXRAM_BANK_SIZE = 32 * KB

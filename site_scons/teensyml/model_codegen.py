@@ -140,6 +140,10 @@ extern const char* const kModelOpNames[kModelOpCount];
 // Registers the model's operators on `resolver`: kTfLiteOk, or the first error.
 TfLiteStatus RegisterModelOps(ModelOpResolver& resolver);
 
+// The registration `resolver` holds for kModelOpNames[index] (nullptr if it
+// holds none), writable: the app's layer profiler wraps its invoke.
+TFLMRegistration* ModelOpRegistration(ModelOpResolver& resolver, unsigned int index);
+
 #endif  // TEENSYML_OP_RESOLVER_H
 """
 
@@ -154,11 +158,20 @@ def _registration_call(info, op, method):
             f"  if (status != kTfLiteOk) return status;")
 
 
+def _lookup_case(info, index, op):
+    """The switch case of ModelOpRegistration for `op`: builtin operators are
+    found by code, custom ones by the name the model gives them."""
+    key = f'"{op}"' if op in info.custom_operators else f"tflite::BuiltinOperator_{op}"
+    return f"    case {index}: found = resolver.FindOp({key}); break;"
+
+
 def op_resolver_source(info):
     methods = tflm_ops.resolver_methods(info.builtin_operators, info.custom_operators)
     names = ",\n".join(f'    "{op}"' for op in info.distinct_operators)
     calls = "\n".join(_registration_call(info, op, methods[op])
                       for op in info.distinct_operators)
+    cases = "\n".join(_lookup_case(info, index, op)
+                      for index, op in enumerate(info.distinct_operators))
     return f"""{_banner(info)}#include "op_resolver.h"
 
 const char* const kModelOpNames[kModelOpCount] = {{
@@ -172,6 +185,15 @@ TfLiteStatus RegisterModelOps(ModelOpResolver& resolver) {{
   TfLiteStatus status;
 {calls}
   return kTfLiteOk;
+}}
+
+TFLMRegistration* ModelOpRegistration(ModelOpResolver& resolver, unsigned int index) {{
+  const TFLMRegistration* found = nullptr;
+  switch (index) {{
+{cases}
+  }}
+  // The resolver holds its registrations by value, in storage of its own.
+  return const_cast<TFLMRegistration*>(found);
 }}
 """
 

@@ -10,6 +10,7 @@ import os
 import re
 from dataclasses import dataclass, field
 
+from .build_types import BUILD_TYPES, DEFAULT_BUILD
 from .errors import UserError
 
 BUILTIN_MODELS = ("float32", "int8")
@@ -52,8 +53,9 @@ OPTIONS = (
     Option("TUNED_KERNELS", "with USE_CMSIS_NN=1: our Cortex-M7 versions of CMSIS-NN "
            "files (src/cmsis_nn_tuned/) replace the files of the same name; 0: "
            "CMSIS-NN's own", True, kind="bool"),
-    Option("BUILD", "compiler settings", "release", kind="enum",
-           choices=("release", "debug")),
+    Option("BUILD", "build type, as TFLM's Makefile: release (TFLM's messages compiled "
+           "out), release_with_logs, debug (-Og)", DEFAULT_BUILD, kind="enum",
+           choices=tuple(BUILD_TYPES)),
     Option("ITCM", "code placed in ITCM: none (all from flash, as the original), "
            "kernels (TFLM kernels, CMSIS-NN and their runtime helpers), all",
            "kernels", kind="enum", choices=("none", "kernels", "all")),
@@ -291,7 +293,7 @@ def objects_variant_name(values):
     they compile, so switching MODEL recompiles the app alone and the object
     cache (whose keys include the path) serves every model."""
     parts = [kernel_set(values)]
-    if values["BUILD"] != "release":
+    if values["BUILD"] != DEFAULT_BUILD:
         parts.append(values["BUILD"])
     return "-".join(parts)
 
@@ -308,7 +310,7 @@ def compile_variant_name(values):
     parts = [model, kernel_set(values)]
     if values["USE_CMSIS_NN"] and not values["TUNED_KERNELS"]:
         parts.append("upstream")
-    if values["BUILD"] != "release":
+    if values["BUILD"] != DEFAULT_BUILD:
         parts.append(values["BUILD"])
     if values["ARENA_SIZE"] != "auto":
         parts.append(f"arena_{values['ARENA_SIZE']}")
@@ -324,7 +326,7 @@ def variant_name(values):
 def placement_variant_name(prefix, values):
     """Directory name of a firmware that only the placement options (and the
     build type) change: the CI fixture."""
-    name = prefix if values["BUILD"] == "release" else f"{prefix}-{values['BUILD']}"
+    name = prefix if values["BUILD"] == DEFAULT_BUILD else f"{prefix}-{values['BUILD']}"
     return _with_placement(name, values)
 
 

@@ -51,13 +51,13 @@ import re
 import sys
 from dataclasses import dataclass, field
 
+from .build_types import BUILD_TYPES
 from .errors import UserError
 
 INDEX_FORMAT = 1
 STAMP_NAME = ".teensyml-stamp.json"   # written by `scons deps` (teensyml.deps)
 
 KERNEL_SETS = ("reference", "cmsis_nn")
-BUILDS = ("release", "debug")
 GROUPS = ("core", "kernels", "cmsis_nn")
 
 MICRO = "tensorflow/lite/micro"
@@ -90,6 +90,19 @@ TESTING_SUPPORT = (MICRO + "/test_helpers.cc", MICRO + "/test_helper_custom_ops.
 # Makefile: CORE_OPTIMIZATION_LEVEL (-Os with gcc), KERNEL_OPTIMIZATION_LEVEL
 # and THIRD_PARTY_KERNEL_OPTIMIZATION_LEVEL (-O2).
 OPTIMIZATION = {"core": "-Os", "kernels": "-O2", "cmsis_nn": "-O2"}
+# CMSIS-NN files compiled for size (-Os), with why: no convolution runs through
+# them, and their unrolled -O2 code is two to three times larger. Figures for
+# int8 MNIST with CMSIS-NN (README, "Size"; docs/kernels.md has the table).
+CMSIS_NN_FOR_SIZE = {
+    "arm_nn_vec_mat_mult_t_s8.c": "fully connected, per-tensor: 3,778 -> 1,344 bytes",
+    "arm_nn_vec_mat_mult_t_per_ch_s8.c": "fully connected, per-channel: 3,870 -> 1,424 bytes; "
+                                         "its layer waits on weights read once (+2.7% cycles "
+                                         "with them in flash)",
+    "arm_nn_softmax_common_s8.c": "softmax, once per inference: 3,816 -> 3,220 bytes",
+    "arm_nn_mat_mult_nt_t_s8.c": "batched fully connected and 1x1 convolutions: "
+                                 "2,340 -> 1,998 bytes",
+}
+SIZE_OPTIMIZATION = "-Os"
 
 # Groups whose sources compile as one translation unit (unity_source()):
 # checked for the core at the pinned commit (41 files: 11 s instead of about
@@ -125,6 +138,20 @@ class SourceGroup:
     language: dict = field(default_factory=dict)   # {"c": n, "c++": n}
     replaced: tuple = ()           # sources a directory of ours replaced (still wanted
                                    # under another name: site_scons' cmsis_nn SConscript)
+    for_size: tuple = ()           # sources (and replaced ones) compiled SIZE_OPTIMIZATION
+
+    def optimization_of(self, path):
+        """The optimisation level of one of the group's sources."""
+        return SIZE_OPTIMIZATION if path in self.for_size else self.optimization
+
+
+def _for_size(group, sources, replaced):
+    """A group's sources compiled for size: CMSIS_NN_FOR_SIZE, and the originals
+    our tuned files replace (they run only for the shapes ours hand back)."""
+    if group != "cmsis_nn":
+        return ()
+    return tuple(sorted({path for path in sources if os.path.basename(path) in CMSIS_NN_FOR_SIZE}
+                        | set(replaced)))
 
 
 class TflmTree:
@@ -229,15 +256,11 @@ class TflmTree:
             dirs += [root, os.path.join(root, "Include")]
         return dirs
 
-    def defines(self, group, kernels="reference", build="release",
-                strip_error_strings=False, device_header=None):
+    def defines(self, group, kernels="reference", build="release", device_header=None):
         """Preprocessor definitions for a group.
 
-        build="release" adds NDEBUG (the Makefile's BUILD_TYPE=release_with_logs:
-        MicroPrintf still reports errors); strip_error_strings=True also adds
-        TF_LITE_STRIP_ERROR_STRINGS (the Makefile's BUILD_TYPE=release, which
-        also turns cortex_m_generic's cycle counter off). build="debug" adds
-        nothing (the Makefile's default/debug; -g is a compiler flag).
+        The build type's (teensyml.build_types: NDEBUG when optimised,
+        TF_LITE_STRIP_ERROR_STRINGS for BUILD=release, as TFLM's Makefile).
         CMSIS_NN goes to the kernels group only (the Makefile defines it
         everywhere; no core source depends on it except a printf format in
         MicroProfiler::LogTicksPerTagCsv), so core objects are the same for both
@@ -249,14 +272,10 @@ class TflmTree:
         quotes of that one must be escaped as \\"."""
         _check_choice("kernel set", kernels, KERNEL_SETS)
         _check_choice("source group", group, GROUPS)
-        _check_choice("build", build, BUILDS)
+        _check_choice("build", build, tuple(BUILD_TYPES))
         if group == "cmsis_nn":
             return []
-        defines = list(TFLM_DEFINES)
-        if build == "release":
-            defines.append("NDEBUG")
-            if strip_error_strings:
-                defines.append("TF_LITE_STRIP_ERROR_STRINGS")
+        defines = list(TFLM_DEFINES) + BUILD_TYPES[build].defines
         if group == "kernels" and kernels == "cmsis_nn":
             defines.append("CMSIS_NN")
         if group == "core" and device_header:
@@ -265,7 +284,7 @@ class TflmTree:
         return defines
 
     def groups(self, ops, kernels="reference", build="release", target_dirs=None,
-               strip_error_strings=False, device_header=None, cmsis_nn_dirs=(),
+               device_header=None, cmsis_nn_dirs=(),
                kernel_seeds=()):
         """Everything to compile for a model, as SourceGroups: core, kernels
         and, with kernels="cmsis_nn", cmsis_nn. Files in `cmsis_nn_dirs`
@@ -287,12 +306,11 @@ class TflmTree:
             files = sources[name]
             result.append(SourceGroup(
                 name, tuple(files), tuple(self.include_dirs(name, kernels)),
-                tuple(self.defines(name, kernels, build, strip_error_strings,
-                                   device_header)),
+                tuple(self.defines(name, kernels, build, device_header)),
                 OPTIMIZATION[name], name in UNITY_GROUPS,
                 {"c": sum(f.endswith(".c") for f in files),
                  "c++": sum(not f.endswith(".c") for f in files)},
-                replaced.get(name, ())))
+                replaced.get(name, ()), _for_size(name, files, replaced.get(name, ()))))
         return result
 
     # --- the index ---------------------------------------------------------------
@@ -761,7 +779,7 @@ def main(argv=None):
     parser.add_argument("third_party")
     parser.add_argument("ops", nargs="*")
     parser.add_argument("--kernels", default="reference", choices=KERNEL_SETS)
-    parser.add_argument("--build", default="release", choices=BUILDS)
+    parser.add_argument("--build", default="release", choices=tuple(BUILD_TYPES))
     parser.add_argument("--cache")
     parser.add_argument("--list-ops", action="store_true")
     args = parser.parse_args(argv)

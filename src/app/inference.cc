@@ -1,12 +1,12 @@
 #include "inference.h"
 
 #include <cmath>
-#include <cstdio>
 #include <new>
 
 #include "tensorflow/lite/micro/micro_interpreter.h"
 #include "tensorflow/lite/schema/schema_generated.h"
 
+#include "console_print.h"
 #include "firmware_config.h"
 #include "model_data.h"
 #include "op_resolver.h"
@@ -75,20 +75,21 @@ const tensor_view& Inference::output(int index) const { return output_views[inde
 bool Inference::Setup() {
   const tflite::Model* model = tflite::GetModel(g_model_data);
   if (model->version() != TFLITE_SCHEMA_VERSION) {
-    printf("error: model schema version %lu, this TFLM reads version %d\r\n",
-           static_cast<unsigned long>(model->version()), TFLITE_SCHEMA_VERSION);
+    Print("error: model schema version ", model->version(), ", this TFLM reads version ",
+          TFLITE_SCHEMA_VERSION, "\r\n");
     return false;
   }
   if (RegisterModelOps(op_resolver) != kTfLiteOk) {
-    printf("error: registering the model's operators failed\r\n");
+    Print("error: registering the model's operators failed\r\n");
     return false;
   }
+  profiler_.Attach(op_resolver);
   auto* interpreter = new (interpreter_storage) tflite::MicroInterpreter(
-      model, op_resolver, tensor_arena, kTensorArenaSize, nullptr, &profiler_);
+      model, op_resolver, tensor_arena, kTensorArenaSize);
   if (interpreter->AllocateTensors() != kTfLiteOk) {
-    printf("error: arena too small or model unsupported: AllocateTensors failed with "
-           "%lu bytes of arena; rebuild with a larger ARENA_SIZE=\r\n",
-           static_cast<unsigned long>(kTensorArenaSize));
+    Print("error: arena too small or model unsupported: AllocateTensors failed with ",
+          static_cast<uint32_t>(kTensorArenaSize),
+          " bytes of arena; rebuild with a larger ARENA_SIZE=\r\n");
     return false;
   }
   interpreter_ = interpreter;
@@ -104,8 +105,8 @@ bool Inference::DescribeTensors(const tflite::Model* model) {
   input_count_ = static_cast<int>(interpreter_->inputs_size());
   output_count_ = static_cast<int>(interpreter_->outputs_size());
   if (input_count_ > kMaxModelTensors || output_count_ > kMaxModelTensors) {
-    printf("error: the model has %d inputs and %d outputs; the app takes at most %d of "
-           "each\r\n", input_count_, output_count_, kMaxModelTensors);
+    Print("error: the model has ", input_count_, " inputs and ", output_count_,
+          " outputs; the app takes at most ", kMaxModelTensors, " of each\r\n");
     return false;
   }
   auto name_of = [subgraph](int tensor_index) -> const char* {
@@ -143,11 +144,11 @@ bool Inference::Invoke() {
   // time); docs/model.md, "The LSTM under CMSIS-NN". No-op for a model without
   // variable tensors.
   if (interpreter_->Reset() != kTfLiteOk) {
-    printf("error: resetting the model's state failed\r\n");
+    Print("error: resetting the model's state failed\r\n");
     return false;
   }
   if (interpreter_->Invoke() != kTfLiteOk) {
-    printf("error: invoke failed\r\n");
+    Print("error: invoke failed\r\n");
     return false;
   }
   return true;

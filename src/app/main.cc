@@ -10,11 +10,11 @@
 // exact output lines and command 4's records (teensyml/console_protocol.py
 // reads them; src/tensor_console prints the tensors).
 #include <cstdint>
-#include <cstdio>
 
 #include "tensorflow/lite/micro/cortex_m_generic/debug_log_callback.h"
 
 #include "builtin_digit.h"
+#include "console_print.h"
 #include "firmware_config.h"
 #include "float_format.h"
 #include "inference.h"
@@ -40,28 +40,26 @@ void PrintTime(uint32_t cycles) { tensor_print_time(cycles, kCyclesPerMicrosecon
 void PrintMnistOutputs() {
   const tensor_view& output = inference.output(0);
   char text[FLOAT_G9_SIZE];
-  printf("outputs:");
+  Print("outputs:");
   for (int i = 0; i < kClasses; ++i) {
     if (output.type == TENSOR_INT8)
-      printf(" %d", reinterpret_cast<const int8_t*>(output.data)[i]);
+      Print(" ", reinterpret_cast<const int8_t*>(output.data)[i]);
     else
-      printf(" %s", format_float_g9(reinterpret_cast<const float*>(output.data)[i], text));
+      Print(" ", format_float_g9(reinterpret_cast<const float*>(output.data)[i], text));
   }
-  printf("\r\npredicted: %d\r\n", inference.Predicted());
+  Print("\r\npredicted: ", inference.Predicted(), "\r\n");
 }
 
 void Describe() {
   tflite::MicroInterpreter& interpreter = inference.interpreter();
-  printf("model: %s, %lu bytes, %lu operators, kernels %s\r\n", kModelName,
-         static_cast<unsigned long>(kModelDataLen),
-         static_cast<unsigned long>(kModelLayerCount), kKernelSet);
+  Print("model: ", kModelName, ", ", static_cast<uint32_t>(kModelDataLen), " bytes, ",
+        static_cast<uint32_t>(kModelLayerCount), " operators, kernels ", kKernelSet, "\r\n");
   for (int i = 0; i < inference.input_count(); ++i)
     tensor_describe("input", i, &inference.inputs()[i]);
   for (int i = 0; i < inference.output_count(); ++i)
     tensor_describe("output", i, &inference.output(i));
-  printf("arena: %lu of %lu bytes used\r\n",
-         static_cast<unsigned long>(interpreter.arena_used_bytes()),
-         static_cast<unsigned long>(inference.arena_size()));
+  Print("arena: ", static_cast<uint32_t>(interpreter.arena_used_bytes()), " of ",
+        static_cast<uint32_t>(inference.arena_size()), " bytes used\r\n");
 }
 
 // Runs the model and prints each operator's time and the total; false
@@ -72,27 +70,27 @@ bool InvokeTimed() {
   const uint32_t total = cycle_counter_read() - start;
   const LayerProfiler& profiler = inference.profiler();
   for (int i = 0; i < profiler.count(); ++i) {
-    printf("layer %d %s ", i, profiler.event(i).tag);
+    Print("layer ", i, " ", profiler.event(i).tag, " ");
     PrintTime(profiler.event(i).cycles);
-    printf("\r\n");
+    Print("\r\n");
   }
-  printf("total ");
+  Print("total ");
   PrintTime(total);
-  printf("\r\n");
+  Print("\r\n");
   return true;
 }
 
 bool RequireMnist(char command) {
   if (inference.mnist_shaped()) return true;
-  printf("error: command %c needs an MNIST-shaped model (one input of %d int8 or float32 "
-         "values, %d class scores in output 0); use command 4 for this model\r\n", command,
-         kImageBytes, kClasses);
+  Print("error: command ", command, " needs an MNIST-shaped model (one input of ", kImageBytes,
+        " int8 or float32 values, ", kClasses,
+        " class scores in output 0); use command 4 for this model\r\n");
   return false;
 }
 
 void RunBuiltinDigit() {
   if (!RequireMnist('2')) return;
-  printf("inference: built-in digit, label %d\r\n", kBuiltinDigitLabel);
+  Print("inference: built-in digit, label ", kBuiltinDigitLabel, "\r\n");
   inference.SetImage(kBuiltinDigit);
   if (InvokeTimed()) PrintMnistOutputs();
 }
@@ -104,7 +102,7 @@ bool ReadImage(uint8_t* pixels) {
     int byte;
     while ((byte = console_read_byte()) < 0) {
       if (cycle_counter_read() - start > kPayloadTimeoutCycles) {
-        printf("error: image incomplete: %d of %d bytes arrived\r\n", received, kImageBytes);
+        Print("error: image incomplete: ", received, " of ", kImageBytes, " bytes arrived\r\n");
         return false;
       }
     }
@@ -129,25 +127,24 @@ void RunTensors() {
   if (!InvokeTimed()) return;
   for (int i = 0; i < inference.output_count(); ++i)
     tensor_print_values("output", i, &inference.output(i));
-  printf("done: %d outputs\r\n", inference.output_count());
+  Print("done: ", inference.output_count(), " outputs\r\n");
 }
 
-void PrintTflmMessage(const char* text) { printf("%s", text); }
+void PrintTflmMessage(const char* text) { Print(text); }
 
 }  // namespace
 
 int main() {
-  setvbuf(stdout, nullptr, _IONBF, 0);
   // TFLM's own messages (MicroPrintf: why a model failed to load, ...).
   RegisterDebugLogCallback(PrintTflmMessage);
   const bool ready = inference.Setup();
-  printf("teensyml: %s, model %s, kernels %s, %lu MHz\r\n", ready ? "ready" : "NOT READY",
-         kModelName, kKernelSet, static_cast<unsigned long>(kCyclesPerMicrosecond));
+  Print("teensyml: ", ready ? "ready" : "NOT READY", ", model ", kModelName, ", kernels ",
+        kKernelSet, ", ", kCyclesPerMicrosecond, " MHz\r\n");
   for (;;) {
     const int command = console_read_byte();
     if (command < '1' || command > '4') continue;
     if (!ready) {
-      printf("error: the model did not load; see the message at boot\r\n");
+      Print("error: the model did not load; see the message at boot\r\n");
       continue;
     }
     if (command == '1') Describe();

@@ -29,3 +29,10 @@ void console_put_uint(uint32_t value)
     } while (value);
     console_write(text + sizeof text - length, length);
 }
+
+void console_put_int(int32_t value)
+{
+    if (value < 0)
+        console_write("-", 1);
+    console_put_uint(value < 0 ? 0u - (uint32_t)value : (uint32_t)value);
+}
