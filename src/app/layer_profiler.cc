@@ -43,11 +43,11 @@ void LayerProfiler::Attach(ModelOpResolver& resolver) {
   WrapEach(resolver, std::make_integer_sequence<unsigned int, kModelOpCount>());
 }
 
-__attribute__((noinline)) uint32_t LayerProfiler::Begin(const char*) {
+__attribute__((noipa)) uint32_t LayerProfiler::Begin(const char*) {
   return cycle_counter_read();
 }
 
-__attribute__((noinline)) void LayerProfiler::End(const char* tag, uint32_t start) {
+__attribute__((noipa)) void LayerProfiler::End(const char* tag, uint32_t start) {
   const uint32_t cycles = cycle_counter_read() - start;
   if (count_ >= kMaxEvents) return;  // dropped: more operators ran than slots
   events_[count_++] = {tag, cycles};

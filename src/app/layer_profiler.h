@@ -22,8 +22,9 @@ class LayerProfiler {
   // (before the interpreter is made: it keeps pointers to the registrations).
   void Attach(ModelOpResolver& resolver);
 
-  // Around each operator's invoke; functions of their own (not inlined), so
-  // tools can watch layers start and end (bench/lstm_difference.py does).
+  // Around each operator's invoke. Functions of their own (noipa: not inlined
+  // nor cloned, arguments where the ABI puts them), so tools can watch layers
+  // start and end (bench/lstm_difference.py does).
   uint32_t Begin(const char* tag);                   // the cycle counter
   void End(const char* tag, uint32_t start);
 
