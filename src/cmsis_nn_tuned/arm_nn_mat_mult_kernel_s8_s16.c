@@ -25,62 +25,12 @@
  * column at out_0[c], of the second at out_0[output_ch + c]; returns out_0 +
  * 2 * output_ch.
  */
-#include <arm_acle.h>
-
 #include "arm_nnsupportfunctions.h"
+#include "requantize.h"
 
 #if !defined(ARM_MATH_DSP) || defined(ARM_MATH_MVEI)
 #error "arm_nn_mat_mult_kernel_s8_s16 here is for DSP cores without MVE (Cortex-M7)"
 #endif
-
-/* One output channel's requantization (arm_nn_requantize(), double rounding),
- * prepared once for the outputs of both columns. */
-struct channel
-{
-    int32_t multiplier;
-    int32_t left;          /* shift > 0: shift the accumulator left first */
-    int32_t right;         /* shift < 0: divide by 2^-shift, rounding half away from 0 */
-    int32_t mask;          /* 2^right - 1 */
-    int32_t threshold;     /* mask / 2; one more for a negative value */
-};
-
-static inline struct channel channel_of(int32_t multiplier, int32_t shift)
-{
-    struct channel c;
-    c.multiplier = multiplier;
-    c.left = LEFT_SHIFT(shift);
-    c.right = RIGHT_SHIFT(shift);
-    c.mask = (int32_t)((1u << c.right) - 1u);
-    c.threshold = c.mask >> 1;
-    return c;
-}
-
-/* arm_nn_requantize(acc, multiplier, shift), offset and clamped: the same
- * value, in fewer instructions. The doubling high multiply, (acc * m + 2^30)
- * >> 31, is SMULL and the rounding bit (bit 30 of the low word) added through
- * the carry (as upstream CMSIS-NN's #171); the division by 2^right is
- * arm_nn_divide_by_power_of_two() with its mask and threshold precomputed. */
-static inline __attribute__((always_inline)) int8_t
-output_value(int32_t acc, const struct channel *c, int32_t out_offset, int32_t act_min,
-             int32_t act_max, const int full_range)
-{
-    int32_t low, high;
-    __asm("smull   %[low], %[high], %[x], %[m]   \n"
-          "lsrs    %[low], %[low], #31           \n"
-          "adc     %[high], %[low], %[high], lsl #1 \n"
-          : [low] "=&r"(low), [high] "=&r"(high)
-          : [x] "r"(acc << c->left), [m] "r"(c->multiplier)
-          : "cc");
-    const int32_t remainder = high & c->mask;
-    const int32_t threshold = c->threshold + (int32_t)((uint32_t)high >> 31);
-    int32_t value = (high >> c->right) + (remainder > threshold) + out_offset;
-    if (full_range)            /* act_min -128, act_max 127: one saturation */
-    {
-        return (int8_t)__ssat(value, 8);
-    }
-    value = MAX(value, act_min);
-    return (int8_t)MIN(value, act_max);
-}
 
 /* acc[0..3] += row0.col0, row0.col1, row1.col0, row1.col1 over `blocks` x 4
  * unordered values; the pointers advance past them. */
