@@ -5,9 +5,11 @@ are compiled with the firmware's compiler into one harness
 run in Unicorn as a Cortex-M7. The shapes cover what the MNIST model does
 not: odd output channel counts, columns of every length modulo 4, channel
 counts that are and are not multiples of 4, padding, strides, dilation, no
-bias, clamping narrower than int8, left and right shifts, batches; and the
-shapes handed back to CMSIS-NN's code: grouped convolutions, pooling windows
-wholly in the padding."""
+bias, clamping narrower than int8, left and right shifts, batches; for the
+one-channel 3x3 path, more output channels than its table holds and left
+shifts too large for it (the im2col path then); and the shapes handed back
+to CMSIS-NN's code: grouped convolutions, pooling windows wholly in the
+padding."""
 import os
 import struct
 import subprocess
@@ -98,13 +100,13 @@ class Harness:
 class Case:
     """A random convolution (NHWC int8, per-channel requantization)."""
 
-    def __init__(self, rng, *, channels, groups=1):
+    def __init__(self, rng, *, channels, groups=1, kernel=None, out_c=None):
         self.batches = int(rng.integers(1, 3))
         self.in_h, self.in_w = (int(v) for v in rng.integers(3, 9, 2))
         self.in_c = channels
-        self.k_h, self.k_w = (int(v) for v in rng.integers(1, 4, 2))
+        self.k_h, self.k_w = kernel or (int(v) for v in rng.integers(1, 4, 2))
         self.filter_c = channels // groups
-        self.out_c = int(rng.integers(1, 12)) * groups
+        self.out_c = out_c or int(rng.integers(1, 12)) * groups
         self.stride = tuple(int(v) for v in rng.integers(1, 3, 2))
         self.dilation = tuple(int(v) for v in rng.integers(1, 3, 2))
         self.padding = tuple(int(v) for v in rng.integers(0, 2, 2))
@@ -164,6 +166,30 @@ def test_tuned_convolution_equals_cmsis_nn(harness, channels):
     rng = np.random.default_rng(channels)
     compared, values = compare(harness, [Case(rng, channels=channels) for _ in range(12)])
     assert compared >= 8 and len(values) > 50     # real cases, not constant outputs
+
+
+@requires_third_party
+def test_one_channel_3x3_equals_cmsis_nn(harness):
+    """The first-layer path: a window in registers against a table of up to
+    32 output channels (40 take two tables)."""
+    rng = np.random.default_rng(13)
+    cases = [Case(rng, channels=1, kernel=(3, 3), out_c=int(rng.choice([1, 7, 32, 40])))
+             for _ in range(16)]
+    compared, values = compare(harness, cases)
+    assert compared >= 12 and len(values) > 100
+    # Both clamps, and padding, strides and dilation in the cases that ran.
+    assert {case.activation == (-128, 127) for case in cases} == {True, False}
+    assert {case.padding != (0, 0) for case in cases} == {True, False}
+
+
+@requires_third_party
+def test_one_channel_3x3_large_left_shift_takes_im2col_path(harness):
+    rng = np.random.default_rng(14)
+    case = Case(rng, channels=1, kernel=(3, 3), out_c=5)
+    case.shift[2] = 8            # weights shifted by 8 would not fit in int16
+    case.multiplier[:] = 1 << 30
+    case.input_offset = 0
+    assert compare(harness, [case])[0] == 1
 
 
 @requires_third_party

@@ -18,6 +18,7 @@
  */
 #include "arm_nnfunctions.h"
 #include "arm_nnsupportfunctions.h"
+#include "requantize.h"
 #include "upstream.h"
 
 #if !defined(ARM_MATH_DSP) || defined(ARM_MATH_MVEI)
@@ -163,6 +164,214 @@ static int8_t *single_column(const int8_t *filter, const int16_t *column, int32_
     return out;
 }
 
+/* One input channel and a 3x3 kernel (a first layer on an image): 9 MACs per
+ * output, so the per-output work decides. A window's 9 inputs stay in
+ * registers as int16 pairs while every output channel's weights, bias and
+ * requantization constants, prepared once per call in `window_channel`, are
+ * streamed past them: 5 SMLAD and one requantization per output. */
+enum { WINDOW_PAIRS = 5, WINDOW_CHANNELS = 32 };
+
+struct window_channel
+{
+    struct channel q;                /* q.left is 0: folded into bias and weights */
+    int32_t bias;
+    int32_t weights[WINDOW_PAIRS];   /* int16 pairs (w0, w1) .. (w6, w7), (w8, 0) */
+};
+
+/* window_outputs_full_range() reads the table by these offsets. */
+_Static_assert(sizeof(struct window_channel) == 44 &&
+                   __builtin_offsetof(struct window_channel, q.mask) == 0 &&
+                   __builtin_offsetof(struct window_channel, q.threshold) == 4 &&
+                   __builtin_offsetof(struct window_channel, q.multiplier) == 8 &&
+                   __builtin_offsetof(struct window_channel, q.right) == 12 &&
+                   __builtin_offsetof(struct window_channel, bias) == 20 &&
+                   __builtin_offsetof(struct window_channel, weights) == 24,
+               "window_channel layout");
+
+/* The table of output channels [first, first + count). An accumulator shifted
+ * left by q.left is the same sum (modulo 2^32) of the weights and bias shifted
+ * left, so the shift is done here; 0 when a shifted weight would not fit in
+ * int16 (left > 7 never happens in TFLite models; the caller then takes the
+ * im2col path). */
+static int window_table(struct window_channel *table, int32_t first, int32_t count,
+                        const int8_t *filter_data, const int32_t *bias_data,
+                        const cmsis_nn_per_channel_quant_params *quant_params)
+{
+    for (int32_t i = 0; i < count; i++)
+    {
+        const int32_t ch = first + i;
+        struct window_channel *entry = &table[i];
+        entry->q = channel_of(quant_params->multiplier[ch], quant_params->shift[ch]);
+        const int32_t left = entry->q.left;
+        if (left > 7)
+        {
+            return 0;
+        }
+        entry->q.left = 0;
+        const int8_t *w = filter_data + 9 * ch;
+        for (int32_t k = 0; k < 4; k++)
+        {
+            entry->weights[k] = PKHBT(w[2 * k] << left, w[2 * k + 1] << left, 16);
+        }
+        entry->weights[4] = (uint16_t)(w[8] << left);
+        entry->bias = (int32_t)((uint32_t)(bias_data ? bias_data[ch] : 0) << left);
+    }
+    return 1;
+}
+
+/* The outputs of one window for every channel of the table, clamped by
+ * output_value(): the specification of the loop below. */
+static int8_t *window_outputs(const struct window_channel *table,
+                              const struct window_channel *end,
+                              const int32_t x[WINDOW_PAIRS], int32_t out_offset, int32_t act_min,
+                              int32_t act_max, int8_t *out)
+{
+    for (; table < end; table++)
+    {
+        int32_t acc = table->bias;
+        for (int32_t k = 0; k < WINDOW_PAIRS; k++)
+        {
+            acc = SMLAD(x[k], table->weights[k], acc);
+        }
+        *out++ = output_value(acc, &table->q, out_offset, act_min, act_max, 0);
+    }
+    return out;
+}
+
+/* The same with the full int8 range (no clamp but the saturation), in 23
+ * instructions and 21 modelled cycles per output where GCC makes 33 and 29:
+ * the table read with LDRD, the sums in two chains (a SMLAD's result is
+ * ready two cycles on), and the rounding bit added through the carry with
+ * the output offset. */
+static __attribute__((noinline)) int8_t *
+window_outputs_full_range(const struct window_channel *table,
+                                         const struct window_channel *end,
+                                         const int32_t x[WINDOW_PAIRS], int32_t out_offset,
+                                         int8_t *out)
+{
+    int32_t acc, a, b, c, e;
+    __asm volatile(
+        "1:                                       \n"
+        "   ldrd    %[acc], %[a], [%[t], #20]     \n" /* bias, w0 */
+        "   ldrd    %[b], %[c], [%[t], #28]       \n" /* w1, w2 */
+        "   smlad   %[acc], %[x0], %[a], %[acc]   \n"
+        "   smuad   %[e], %[x1], %[b]             \n"
+        "   ldrd    %[a], %[b], [%[t], #36]       \n" /* w3, w4 */
+        "   smlad   %[acc], %[x2], %[c], %[acc]   \n"
+        "   smlad   %[e], %[x3], %[a], %[e]       \n"
+        "   smlad   %[acc], %[x4], %[b], %[acc]   \n"
+        "   ldrd    %[a], %[b], [%[t], #8]        \n" /* multiplier, right */
+        "   add     %[acc], %[acc], %[e]          \n"
+        "   smull   %[c], %[acc], %[acc], %[a]    \n" /* high = (acc * m + 2^30) >> 31 */
+        "   lsrs    %[c], %[c], #31               \n"
+        "   adc     %[acc], %[c], %[acc], lsl #1  \n"
+        "   ldrd    %[a], %[c], [%[t]], #44       \n" /* mask, threshold; t to the next */
+        "   and     %[a], %[a], %[acc]            \n" /* remainder */
+        "   add     %[c], %[c], %[acc], lsr #31   \n" /* one more if high < 0 */
+        "   asr     %[acc], %[acc], %[b]          \n"
+        "   cmp     %[a], %[c]                    \n" /* carry: remainder >= threshold */
+        "   adc     %[acc], %[acc], %[offset]     \n"
+        "   ssat    %[acc], #8, %[acc]            \n"
+        "   strb    %[acc], [%[out]], #1          \n"
+        "   cmp     %[t], %[end]                  \n"
+        "   bne     1b                            \n"
+        : [acc] "=&r"(acc), [a] "=&r"(a), [b] "=&r"(b), [c] "=&r"(c), [e] "=&r"(e),
+          [t] "+&r"(table), [out] "+&r"(out)
+        : [x0] "r"(x[0]), [x1] "r"(x[1]), [x2] "r"(x[2]), [x3] "r"(x[3]), [x4] "r"(x[4]),
+          [offset] "r"(out_offset), [end] "r"(end)
+        : "cc", "memory");
+    return out;
+}
+
+/* The window of the output at (base_x, base_y) as int16 pairs: input +
+ * offset, 0 in the padding. */
+static void window_pairs(int32_t pairs[WINDOW_PAIRS], const int8_t *input, int32_t input_x,
+                         int32_t input_y, int32_t base_x, int32_t base_y, int32_t dilation_x,
+                         int32_t dilation_y, int32_t offset)
+{
+    const int32_t last_x = base_x + 2 * dilation_x, last_y = base_y + 2 * dilation_y;
+    if (base_x >= 0 && base_y >= 0 && last_x < input_x && last_y < input_y)
+    {
+        const int32_t offset_x2 = PKHBT(offset, offset, 16);
+        const int8_t *r0 = input + base_y * input_x + base_x;
+        const int8_t *r1 = r0 + dilation_y * input_x, *r2 = r1 + dilation_y * input_x;
+        const int32_t dx = dilation_x, dx2 = 2 * dilation_x;
+        pairs[0] = SADD16(PKHBT(r0[0], r0[dx], 16), offset_x2);
+        pairs[1] = SADD16(PKHBT(r0[dx2], r1[0], 16), offset_x2);
+        pairs[2] = SADD16(PKHBT(r1[dx], r1[dx2], 16), offset_x2);
+        pairs[3] = SADD16(PKHBT(r2[0], r2[dx], 16), offset_x2);
+        pairs[4] = r2[dx2] + offset;
+        return;
+    }
+    int16_t values[2 * WINDOW_PAIRS] = {0};
+    int16_t *value = values;
+    for (int32_t y = base_y; y <= last_y; y += dilation_y)
+    {
+        for (int32_t x = base_x; x <= last_x; x += dilation_x, value++)
+        {
+            if (y >= 0 && y < input_y && x >= 0 && x < input_x)
+            {
+                *value = (int16_t)(input[y * input_x + x] + offset);
+            }
+        }
+    }
+    for (int32_t i = 0; i < WINDOW_PAIRS; i++)
+    {
+        pairs[i] = PKHBT(values[2 * i], values[2 * i + 1], 16);
+    }
+}
+
+/* Returns 0, having written nothing, when window_table() declines. */
+static int single_channel_3x3(const cmsis_nn_conv_params *conv_params,
+                              const cmsis_nn_per_channel_quant_params *quant_params,
+                              const cmsis_nn_dims *input_dims, const int8_t *input_data,
+                              const int8_t *filter_data, const int32_t *bias_data,
+                              const cmsis_nn_dims *output_dims, int8_t *output_data)
+{
+    const int32_t output_ch = output_dims->c;
+    const int32_t act_min = conv_params->activation.min, act_max = conv_params->activation.max;
+    const int full_range = act_min == INT8_MIN && act_max == INT8_MAX;
+    struct window_channel table[WINDOW_CHANNELS];
+    /* Output channels in groups the table holds; each group visits every window. */
+    for (int32_t first = 0; first < output_ch; first += WINDOW_CHANNELS)
+    {
+        const int32_t count = MIN(WINDOW_CHANNELS, output_ch - first);
+        if (!window_table(table, first, count, filter_data, bias_data, quant_params))
+        {
+            return 0;        /* only possible for the first group: shifts are per model */
+        }
+        const int8_t *input = input_data;
+        int8_t *out = output_data + first;
+        for (int32_t batch = 0; batch < input_dims->n; batch++)
+        {
+            for (int32_t out_y = 0; out_y < output_dims->h; out_y++)
+            {
+                for (int32_t out_x = 0; out_x < output_dims->w; out_x++, out += output_ch)
+                {
+                    int32_t pairs[WINDOW_PAIRS];
+                    window_pairs(pairs, input, input_dims->w, input_dims->h,
+                                 conv_params->stride.w * out_x - conv_params->padding.w,
+                                 conv_params->stride.h * out_y - conv_params->padding.h,
+                                 conv_params->dilation.w, conv_params->dilation.h,
+                                 conv_params->input_offset);
+                    if (full_range)
+                    {
+                        window_outputs_full_range(table, table + count, pairs,
+                                                  conv_params->output_offset, out);
+                    }
+                    else
+                    {
+                        window_outputs(table, table + count, pairs, conv_params->output_offset,
+                                       act_min, act_max, out);
+                    }
+                }
+            }
+            input += input_dims->w * input_dims->h;
+        }
+    }
+    return 1;
+}
+
 arm_cmsis_nn_status arm_convolve_s8(const cmsis_nn_context *ctx,
                                     const cmsis_nn_conv_params *conv_params,
                                     const cmsis_nn_per_channel_quant_params *quant_params,
@@ -182,6 +391,12 @@ arm_cmsis_nn_status arm_convolve_s8(const cmsis_nn_context *ctx,
         return upstream_arm_convolve_s8(ctx, conv_params, quant_params, input_dims, input_data,
                                         filter_dims, filter_data, bias_dims, bias_data,
                                         upscale_dims, output_dims, output_data);
+    }
+    if (input_dims->c == 1 && filter_dims->w == 3 && filter_dims->h == 3 &&
+        single_channel_3x3(conv_params, quant_params, input_dims, input_data, filter_data,
+                           bias_data, output_dims, output_data))
+    {
+        return ARM_CMSIS_NN_SUCCESS;
     }
     const int32_t channels = input_dims->c;
     const int32_t cols = filter_dims->w * filter_dims->h * channels;

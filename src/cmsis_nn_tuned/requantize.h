@@ -13,11 +13,11 @@
 
 struct channel
 {
-    int32_t multiplier;
-    int32_t right;         /* shift < 0: divide by 2^-shift, rounding half away from 0 */
     int32_t mask;          /* 2^right - 1 */
     int32_t threshold;     /* the least remainder that rounds up: mask / 2 + 1,
                               one more for a negative value */
+    int32_t multiplier;
+    int32_t right;         /* shift < 0: divide by 2^-shift, rounding half away from 0 */
     int32_t left;          /* shift > 0: shift the accumulator left first */
 };
 
