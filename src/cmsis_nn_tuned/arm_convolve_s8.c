@@ -3,21 +3,26 @@
  * arm_nnfunctions.h), compiled instead of CMSIS-NN's file of the same name
  * (TUNED_KERNELS=1; docs/kernels.md). CMSIS-NN's own version stays in the
  * build as upstream_arm_convolve_s8(); grouped and upscaled (transpose)
- * convolutions go to it unchanged.
+ * convolutions, and a scratch buffer that is not word aligned, go to it
+ * unchanged.
  *
- * What differs from CMSIS-NN's is the im2col step, which CMSIS-NN does with a
- * memcpy call per kernel position (per byte when the input has one channel,
- * as a first layer on an image does). Here, with the channel count a multiple
- * of 4, each column is written as int16 directly, four channels at a time with
- * SXTAB16, in the layout arm_nn_mat_mult_kernel_s8_s16() reads (see that
- * file); otherwise the int8 values are gathered with plain loops and widened
- * by CMSIS-NN's arm_s8_to_s16_unordered_with_offset(). Windows with no
- * padding skip the bounds checks. The sums, requantization and clamping are
- * CMSIS-NN's, so the outputs are the same bit for bit
- * (tests/test_cmsis_nn_tuned.py).
+ * Two paths:
+ * - One input channel and a 3x3 kernel (a first layer on an image):
+ *   single_channel_3x3() below, no im2col.
+ * - Otherwise im2col and arm_nn_mat_mult_kernel_s8_s16(), as CMSIS-NN does,
+ *   but CMSIS-NN builds each column with a memcpy call per kernel position.
+ *   Here, with the channel count a multiple of 4, each column is written as
+ *   int16 directly, four channels at a time with SXTAB16, interleaved with
+ *   the other column of its pair for mat_mult_kernel_s8_s16_interleaved()
+ *   (mat_mult.h); otherwise the int8 values are gathered with plain loops and
+ *   widened by CMSIS-NN's arm_s8_to_s16_unordered_with_offset() for CMSIS-NN's
+ *   layout. Windows with no padding skip the bounds checks.
+ * The sums, requantization and clamping are CMSIS-NN's, so the outputs are
+ * the same bit for bit (tests/test_cmsis_nn_tuned.py).
  */
 #include "arm_nnfunctions.h"
 #include "arm_nnsupportfunctions.h"
+#include "mat_mult.h"
 #include "requantize.h"
 #include "upstream.h"
 
@@ -26,10 +31,14 @@
 #endif
 
 /* The int16 im2col column of output position (out_x, out_y): input + offset,
- * 0 where the kernel reaches into the padding. */
+ * 0 where the kernel reaches into the padding. With `channels` a multiple of
+ * 4, each four values (two words) are `step` words after the previous four:
+ * 2 to write them in a row, 4 to interleave them with another column's (see
+ * mat_mult.h); otherwise they are in a row. */
 static void write_column(int16_t *column, const int8_t *input, int32_t input_x, int32_t input_y,
                          int32_t channels, int32_t kernel_x, int32_t kernel_y, int32_t base_x,
-                         int32_t base_y, int32_t dilation_x, int32_t dilation_y, int16_t offset)
+                         int32_t base_y, int32_t dilation_x, int32_t dilation_y, int16_t offset,
+                         int32_t step)
 {
     const int32_t cols = kernel_x * kernel_y * channels;
     const int inside = base_x >= 0 && base_y >= 0 &&
@@ -51,11 +60,11 @@ static void write_column(int16_t *column, const int8_t *input, int32_t input_x, 
                 for (int32_t kx = 0; kx < kernel_x; kx++, position += position_step)
                 {
                     const int8_t *src = position;
-                    for (int32_t c = channels >> 2; c > 0; c--)
+                    for (int32_t c = channels >> 2; c > 0; c--, dst += step)
                     {
                         const int32_t in = arm_nn_read_s8x4_ia(&src);
-                        *dst++ = SXTAB16(offset_x2, in);
-                        *dst++ = SXTAB16(offset_x2, ROR((uint32_t)in, 8));
+                        dst[0] = SXTAB16(offset_x2, in);
+                        dst[1] = SXTAB16(offset_x2, ROR((uint32_t)in, 8));
                     }
                 }
             }
@@ -89,19 +98,19 @@ static void write_column(int16_t *column, const int8_t *input, int32_t input_x, 
                 const int32_t x = base_x + dilation_x * kx;
                 if (y < 0 || y >= input_y || x < 0 || x >= input_x)
                 {
-                    for (int32_t c = 0; c < channels; c += 4)
+                    for (int32_t c = 0; c < channels; c += 4, dst += step)
                     {
-                        *dst++ = 0;
-                        *dst++ = 0;
+                        dst[0] = 0;
+                        dst[1] = 0;
                     }
                     continue;
                 }
                 const int8_t *src = input + (y * input_x + x) * channels;
-                for (int32_t c = 0; c < channels; c += 4)
+                for (int32_t c = 0; c < channels; c += 4, dst += step)
                 {
                     const int32_t in = arm_nn_read_s8x4_ia(&src);
-                    *dst++ = SXTAB16(offset_x2, in);
-                    *dst++ = SXTAB16(offset_x2, ROR((uint32_t)in, 8));
+                    dst[0] = SXTAB16(offset_x2, in);
+                    dst[1] = SXTAB16(offset_x2, ROR((uint32_t)in, 8));
                 }
             }
         }
@@ -136,26 +145,27 @@ static void write_column(int16_t *column, const int8_t *input, int32_t input_x, 
     arm_s8_to_s16_unordered_with_offset(gathered, column, cols, offset);
 }
 
-/* The outputs of one column alone (an odd last position): CMSIS-NN's sums. */
-static int8_t *single_column(const int8_t *filter, const int16_t *column, int32_t output_ch,
-                             int32_t cols, const int32_t *bias, const int32_t *mult,
-                             const int32_t *shift, int32_t out_offset, int32_t act_min,
-                             int32_t act_max, int8_t *out)
+/* The outputs of one column alone (an odd last position): CMSIS-NN's sums.
+ * Its blocks of four values are `step` words apart, as write_column() put them. */
+static int8_t *single_column(const int8_t *filter, const int16_t *column, int32_t step,
+                             int32_t output_ch, int32_t cols, const int32_t *bias,
+                             const int32_t *mult, const int32_t *shift, int32_t out_offset,
+                             int32_t act_min, int32_t act_max, int8_t *out)
 {
     for (int32_t ch = 0; ch < output_ch; ch++)
     {
         int32_t sum = bias ? bias[ch] : 0;
-        const int16_t *b = column;
-        for (int32_t n = cols >> 2; n > 0; n--)
+        const int32_t *b = (const int32_t *)column;
+        for (int32_t n = cols >> 2; n > 0; n--, b += step)
         {
             int32_t a1, a2;
             filter = read_and_pad_reordered(filter, &a1, &a2);
-            sum = SMLAD(a1, arm_nn_read_q15x2_ia(&b), sum);
-            sum = SMLAD(a2, arm_nn_read_q15x2_ia(&b), sum);
+            sum = SMLAD(a1, b[0], sum);
+            sum = SMLAD(a2, b[1], sum);
         }
-        for (int32_t n = cols & 3; n > 0; n--)
+        for (const int16_t *rest = (const int16_t *)b, *end = rest + (cols & 3); rest < end;)
         {
-            sum += *filter++ * *b++;
+            sum += *filter++ * *rest++;
         }
         sum = arm_nn_requantize(sum, mult[ch], shift[ch]) + out_offset;
         sum = MAX(sum, act_min);
@@ -386,7 +396,9 @@ arm_cmsis_nn_status arm_convolve_s8(const cmsis_nn_context *ctx,
                                     int8_t *output_data)
 {
     const int upscaled = upscale_dims && (upscale_dims->h != 1 || upscale_dims->w != 1);
-    if (ctx->buf == NULL || input_dims->c != filter_dims->c || upscaled)
+    /* The columns are read and written a word (LDRD: two) at a time. */
+    const int unaligned = ((uintptr_t)ctx->buf & 3) != 0;
+    if (ctx->buf == NULL || unaligned || input_dims->c != filter_dims->c || upscaled)
     {
         return upstream_arm_convolve_s8(ctx, conv_params, quant_params, input_dims, input_data,
                                         filter_dims, filter_data, bias_dims, bias_data,
@@ -404,6 +416,9 @@ arm_cmsis_nn_status arm_convolve_s8(const cmsis_nn_context *ctx,
     const int32_t output_ch = output_dims->c;
     const int16_t offset = (int16_t)conv_params->input_offset;
     int16_t *columns = (int16_t *)ctx->buf;    /* two columns of aligned_cols */
+    /* Columns of a multiple of 4 values are interleaved (mat_mult.h). */
+    const int interleaved = (channels & 3) == 0;
+    const int32_t step = interleaved ? 4 : 2;
 
     for (int32_t batch = 0; batch < input_dims->n; batch++)
     {
@@ -413,27 +428,32 @@ arm_cmsis_nn_status arm_convolve_s8(const cmsis_nn_context *ctx,
         {
             for (int32_t out_x = 0; out_x < output_dims->w; out_x++)
             {
-                write_column(columns + filled * aligned_cols, input_data, input_dims->w,
-                             input_dims->h, channels, filter_dims->w, filter_dims->h,
+                write_column(columns + filled * (interleaved ? 4 : aligned_cols), input_data,
+                             input_dims->w, input_dims->h, channels, filter_dims->w,
+                             filter_dims->h,
                              conv_params->stride.w * out_x - conv_params->padding.w,
                              conv_params->stride.h * out_y - conv_params->padding.h,
-                             conv_params->dilation.w, conv_params->dilation.h, offset);
-                if (++filled == 2)
+                             conv_params->dilation.w, conv_params->dilation.h, offset, step);
+                if (++filled < 2)
                 {
-                    out = arm_nn_mat_mult_kernel_s8_s16(filter_data, columns, output_ch,
-                                                        quant_params->shift,
-                                                        quant_params->multiplier,
-                                                        conv_params->output_offset,
-                                                        conv_params->activation.min,
-                                                        conv_params->activation.max, cols,
-                                                        aligned_cols, bias_data, out);
-                    filled = 0;
+                    continue;
                 }
+                filled = 0;
+                const int32_t *shift = quant_params->shift, *mult = quant_params->multiplier;
+                const int32_t act_min = conv_params->activation.min;
+                const int32_t act_max = conv_params->activation.max;
+                out = interleaved
+                    ? mat_mult_kernel_s8_s16_interleaved(filter_data, columns, output_ch, shift,
+                                                         mult, conv_params->output_offset,
+                                                         act_min, act_max, cols, bias_data, out)
+                    : arm_nn_mat_mult_kernel_s8_s16(filter_data, columns, output_ch, shift,
+                                                    mult, conv_params->output_offset, act_min,
+                                                    act_max, cols, aligned_cols, bias_data, out);
             }
         }
         if (filled)
         {
-            out = single_column(filter_data, columns, output_ch, cols, bias_data,
+            out = single_column(filter_data, columns, step, output_ch, cols, bias_data,
                                 quant_params->multiplier, quant_params->shift,
                                 conv_params->output_offset, conv_params->activation.min,
                                 conv_params->activation.max, out);
