@@ -424,6 +424,7 @@ arm_cmsis_nn_status arm_convolve_s8(const cmsis_nn_context *ctx,
     {
         int8_t *out = output_data;
         int32_t filled = 0;
+        int32_t passes = 0;     /* over the weights: every other one backwards */
         for (int32_t out_y = 0; out_y < output_dims->h; out_y++)
         {
             for (int32_t out_x = 0; out_x < output_dims->w; out_x++)
@@ -445,7 +446,8 @@ arm_cmsis_nn_status arm_convolve_s8(const cmsis_nn_context *ctx,
                 out = interleaved
                     ? mat_mult_kernel_s8_s16_interleaved(filter_data, columns, output_ch, shift,
                                                          mult, conv_params->output_offset,
-                                                         act_min, act_max, cols, bias_data, out)
+                                                         act_min, act_max, cols, bias_data, out,
+                                                         (passes++) & 1)
                     : arm_nn_mat_mult_kernel_s8_s16(filter_data, columns, output_ch, shift,
                                                     mult, conv_params->output_offset, act_min,
                                                     act_max, cols, aligned_cols, bias_data, out);

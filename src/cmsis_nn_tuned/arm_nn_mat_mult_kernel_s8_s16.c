@@ -144,14 +144,16 @@ channel_pairs(const int8_t *input_a, const int16_t *input_b, int32_t output_ch,
               const int32_t *out_shift, const int32_t *out_mult, int32_t out_offset,
               int32_t act_min, int32_t act_max, int32_t num_col_a, int32_t aligned_num_col_a,
               const int32_t *output_bias, int8_t *out_0, const int full_range,
-              const int interleaved)
+              const int interleaved, int backwards)
 {
     int8_t *out_1 = out_0 + output_ch;
     const int32_t blocks = num_col_a >> 2;
     const int32_t rest = num_col_a & 3;     /* 0 when interleaved */
-    const int8_t *row = input_a;
-    int32_t ch = 0;
-    for (; ch + 2 <= output_ch; ch += 2, row += 2 * num_col_a)
+    const int32_t pairs = output_ch >> 1;
+    const int32_t step = backwards ? -2 : 2;
+    int32_t ch = backwards ? 2 * (pairs - 1) : 0;
+    const int8_t *row = input_a + ch * num_col_a;
+    for (int32_t n = pairs; n > 0; n--, ch += step, row += step * num_col_a)
     {
         const int8_t *r0 = row, *r1 = row + num_col_a;
         const int32_t bias0 = output_bias ? output_bias[ch] : 0;
@@ -185,7 +187,7 @@ channel_pairs(const int8_t *input_a, const int16_t *input_b, int32_t output_ch,
                                          full_range);
         }
     }
-    return ch;
+    return 2 * pairs;
 }
 
 static inline __attribute__((always_inline)) int8_t *
@@ -193,17 +195,17 @@ mat_mult(const int8_t *input_a, const int16_t *input_b, int32_t output_ch,
          const int32_t *out_shift, const int32_t *out_mult, int32_t out_offset,
          int32_t activation_min, int32_t activation_max, int32_t num_col_a,
          int32_t aligned_num_col_a, const int32_t *output_bias, int8_t *out_0,
-         const int interleaved)
+         const int interleaved, int backwards)
 {
     int8_t *out_1 = out_0 + output_ch;
     const int32_t blocks = num_col_a >> 2;
     const int32_t ch = activation_min == INT8_MIN && activation_max == INT8_MAX
         ? channel_pairs(input_a, input_b, output_ch, out_shift, out_mult, out_offset,
                         activation_min, activation_max, num_col_a, aligned_num_col_a,
-                        output_bias, out_0, 1, interleaved)
+                        output_bias, out_0, 1, interleaved, backwards)
         : channel_pairs(input_a, input_b, output_ch, out_shift, out_mult, out_offset,
                         activation_min, activation_max, num_col_a, aligned_num_col_a,
-                        output_bias, out_0, 0, interleaved);
+                        output_bias, out_0, 0, interleaved, backwards);
     if (ch < output_ch)        /* an odd last channel: the plain sums */
     {
         const int8_t *row = input_a + ch * num_col_a;
@@ -247,7 +249,7 @@ int8_t *arm_nn_mat_mult_kernel_s8_s16(const int8_t *input_a,
                                       int8_t *out_0)
 {
     return mat_mult(input_a, input_b, output_ch, out_shift, out_mult, out_offset, activation_min,
-                    activation_max, num_col_a, aligned_num_col_a, output_bias, out_0, 0);
+                    activation_max, num_col_a, aligned_num_col_a, output_bias, out_0, 0, 0);
 }
 
 int8_t *mat_mult_kernel_s8_s16_interleaved(const int8_t *input_a, const int16_t *input_b,
@@ -255,8 +257,8 @@ int8_t *mat_mult_kernel_s8_s16_interleaved(const int8_t *input_a, const int16_t 
                                            const int32_t *out_mult, int32_t out_offset,
                                            int32_t activation_min, int32_t activation_max,
                                            int32_t num_col_a, const int32_t *output_bias,
-                                           int8_t *out_0)
+                                           int8_t *out_0, int backwards)
 {
     return mat_mult(input_a, input_b, output_ch, out_shift, out_mult, out_offset, activation_min,
-                    activation_max, num_col_a, num_col_a, output_bias, out_0, 1);
+                    activation_max, num_col_a, num_col_a, output_bias, out_0, 1, backwards);
 }
