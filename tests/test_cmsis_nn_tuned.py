@@ -169,6 +169,20 @@ def test_tuned_convolution_equals_cmsis_nn(harness, channels):
 
 
 @requires_third_party
+def test_interleaved_columns_with_many_channels_equal_cmsis_nn(harness):
+    """Channel counts that are multiples of 4 (interleaved columns), more
+    output channels than the odd last position's buffer holds, and odd and
+    even numbers of positions (passes forwards and backwards)."""
+    rng = np.random.default_rng(21)
+    cases = [Case(rng, channels=int(rng.choice([4, 8])), out_c=int(rng.choice([33, 40, 70])))
+             for _ in range(12)]
+    compared, values = compare(harness, cases)
+    assert compared >= 10 and len(values) > 100
+    positions = {case.out_h * case.out_w % 2 for case in cases if case.out_h > 0 < case.out_w}
+    assert positions == {0, 1}
+
+
+@requires_third_party
 def test_one_channel_3x3_equals_cmsis_nn(harness):
     """The first-layer path: a window in registers against a table of up to
     32 output channels (40 take two tables)."""

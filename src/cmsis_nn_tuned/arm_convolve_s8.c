@@ -20,6 +20,8 @@
  * The sums, requantization and clamping are CMSIS-NN's, so the outputs are
  * the same bit for bit (tests/test_cmsis_nn_tuned.py).
  */
+#include <string.h>
+
 #include "arm_nnfunctions.h"
 #include "arm_nnsupportfunctions.h"
 #include "mat_mult.h"
@@ -145,33 +147,65 @@ static void write_column(int16_t *column, const int8_t *input, int32_t input_x, 
     arm_s8_to_s16_unordered_with_offset(gathered, column, cols, offset);
 }
 
-/* The outputs of one column alone (an odd last position): CMSIS-NN's sums.
- * Its blocks of four values are `step` words apart, as write_column() put them. */
-static int8_t *single_column(const int8_t *filter, const int16_t *column, int32_t step,
-                             int32_t output_ch, int32_t cols, const int32_t *bias,
-                             const int32_t *mult, const int32_t *shift, int32_t out_offset,
-                             int32_t act_min, int32_t act_max, int8_t *out)
+/* The outputs of one column alone (an odd last position) in CMSIS-NN's
+ * layout: CMSIS-NN's sums. */
+static int8_t *single_column(const int8_t *filter, const int16_t *column, int32_t output_ch,
+                             int32_t cols, const int32_t *bias, const int32_t *mult,
+                             const int32_t *shift, int32_t out_offset, int32_t act_min,
+                             int32_t act_max, int8_t *out)
 {
     for (int32_t ch = 0; ch < output_ch; ch++)
     {
         int32_t sum = bias ? bias[ch] : 0;
-        const int32_t *b = (const int32_t *)column;
-        for (int32_t n = cols >> 2; n > 0; n--, b += step)
+        const int16_t *b = column;
+        for (int32_t n = cols >> 2; n > 0; n--)
         {
             int32_t a1, a2;
             filter = read_and_pad_reordered(filter, &a1, &a2);
-            sum = SMLAD(a1, b[0], sum);
-            sum = SMLAD(a2, b[1], sum);
+            sum = SMLAD(a1, arm_nn_read_q15x2_ia(&b), sum);
+            sum = SMLAD(a2, arm_nn_read_q15x2_ia(&b), sum);
         }
-        for (const int16_t *rest = (const int16_t *)b, *end = rest + (cols & 3); rest < end;)
+        for (int32_t n = cols & 3; n > 0; n--)
         {
-            sum += *filter++ * *rest++;
+            sum += *filter++ * *b++;
         }
         sum = arm_nn_requantize(sum, mult[ch], shift[ch]) + out_offset;
         sum = MAX(sum, act_min);
         *out++ = (int8_t)MIN(sum, act_max);
     }
     return out;
+}
+
+/* The outputs of one column alone (an odd last position) in the interleaved
+ * layout: the matrix kernel runs on the pair (the second place holds the
+ * previous pair's column) up to LAST_COLUMN_CHANNELS channels at a time into
+ * a buffer, and the first column's outputs are kept. Twice the MACs, but in
+ * the kernel's loop rather than one at a time. The groups go backwards with
+ * the channels when `backwards` (see mat_mult.h). */
+enum { LAST_COLUMN_CHANNELS = 32 };
+
+static int8_t *last_column_interleaved(const cmsis_nn_conv_params *conv_params,
+                                       const cmsis_nn_per_channel_quant_params *quant_params,
+                                       const int8_t *filter, const int32_t *bias,
+                                       const int16_t *columns, int32_t output_ch, int32_t cols,
+                                       int backwards, int8_t *out)
+{
+    int8_t both[2 * LAST_COLUMN_CHANNELS];
+    const int32_t groups = (output_ch + LAST_COLUMN_CHANNELS - 1) / LAST_COLUMN_CHANNELS;
+    for (int32_t g = 0; g < groups; g++)
+    {
+        const int32_t first = LAST_COLUMN_CHANNELS * (backwards ? groups - 1 - g : g);
+        const int32_t count = MIN(LAST_COLUMN_CHANNELS, output_ch - first);
+        mat_mult_kernel_s8_s16_interleaved(filter + first * cols, columns, count,
+                                           quant_params->shift + first,
+                                           quant_params->multiplier + first,
+                                           conv_params->output_offset,
+                                           conv_params->activation.min,
+                                           conv_params->activation.max, cols,
+                                           bias ? bias + first : NULL, both, backwards);
+        memcpy(out + first, both, count);
+    }
+    return out + output_ch;
 }
 
 /* One input channel and a 3x3 kernel (a first layer on an image): 9 MACs per
@@ -454,9 +488,14 @@ arm_cmsis_nn_status arm_convolve_s8(const cmsis_nn_context *ctx,
                                                     act_max, cols, aligned_cols, bias_data, out);
             }
         }
-        if (filled)
+        if (filled && interleaved)
         {
-            out = single_column(filter_data, columns, step, output_ch, cols, bias_data,
+            out = last_column_interleaved(conv_params, quant_params, filter_data, bias_data,
+                                          columns, output_ch, cols, passes & 1, out);
+        }
+        else if (filled)
+        {
+            out = single_column(filter_data, columns, output_ch, cols, bias_data,
                                 quant_params->multiplier, quant_params->shift,
                                 conv_params->output_offset, conv_params->activation.min,
                                 conv_params->activation.max, out);
