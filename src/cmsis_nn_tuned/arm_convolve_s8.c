@@ -234,12 +234,11 @@ _Static_assert(sizeof(struct window_channel) == 44 &&
 
 /* The table of output channels [first, first + count). An accumulator shifted
  * left by q.left is the same sum (modulo 2^32) of the weights and bias shifted
- * left, so the shift is done here; 0 when a shifted weight would not fit in
- * int16 (left > 7 never happens in TFLite models; the caller then takes the
- * im2col path). */
-static int window_table(struct window_channel *table, int32_t first, int32_t count,
-                        const int8_t *filter_data, const int32_t *bias_data,
-                        const cmsis_nn_per_channel_quant_params *quant_params)
+ * left, so the shift is done here (the weights still fit in int16: the caller
+ * checked that no left shift is over 7). */
+static void window_table(struct window_channel *table, int32_t first, int32_t count,
+                         const int8_t *filter_data, const int32_t *bias_data,
+                         const cmsis_nn_per_channel_quant_params *quant_params)
 {
     for (int32_t i = 0; i < count; i++)
     {
@@ -247,10 +246,6 @@ static int window_table(struct window_channel *table, int32_t first, int32_t cou
         struct window_channel *entry = &table[i];
         entry->q = channel_of(quant_params->multiplier[ch], quant_params->shift[ch]);
         const int32_t left = entry->q.left;
-        if (left > 7)
-        {
-            return 0;
-        }
         entry->q.left = 0;
         const int8_t *w = filter_data + 9 * ch;
         for (int32_t k = 0; k < 4; k++)
@@ -260,7 +255,6 @@ static int window_table(struct window_channel *table, int32_t first, int32_t cou
         entry->weights[4] = (uint16_t)(w[8] << left);
         entry->bias = (int32_t)((uint32_t)(bias_data ? bias_data[ch] : 0) << left);
     }
-    return 1;
 }
 
 /* The outputs of one window for every channel of the table, clamped by
@@ -366,7 +360,8 @@ static void window_pairs(int32_t pairs[WINDOW_PAIRS], const int8_t *input, int32
     }
 }
 
-/* Returns 0, having written nothing, when window_table() declines. */
+/* Returns 0, having written nothing, when a left shift is over 7 (TFLite
+ * models have none): shifted weights would not fit in int16 (window_table()). */
 static int single_channel_3x3(const cmsis_nn_conv_params *conv_params,
                               const cmsis_nn_per_channel_quant_params *quant_params,
                               const cmsis_nn_dims *input_dims, const int8_t *input_data,
@@ -383,15 +378,19 @@ static int single_channel_3x3(const cmsis_nn_conv_params *conv_params,
     const int32_t output_offset = conv_params->output_offset;
     const int32_t act_min = conv_params->activation.min, act_max = conv_params->activation.max;
     const int full_range = act_min == INT8_MIN && act_max == INT8_MAX;
+    for (int32_t ch = 0; ch < output_ch; ch++)
+    {
+        if (LEFT_SHIFT(quant_params->shift[ch]) > 7)
+        {
+            return 0;
+        }
+    }
     struct window_channel table[WINDOW_CHANNELS];
     /* Output channels in groups the table holds; each group visits every window. */
     for (int32_t first = 0; first < output_ch; first += WINDOW_CHANNELS)
     {
         const int32_t count = MIN(WINDOW_CHANNELS, output_ch - first);
-        if (!window_table(table, first, count, filter_data, bias_data, quant_params))
-        {
-            return 0;        /* only possible for the first group: shifts are per model */
-        }
+        window_table(table, first, count, filter_data, bias_data, quant_params);
         const int8_t *input = input_data;
         int8_t *out = output_data + first;
         for (int32_t batch = 0; batch < batches; batch++, input += input_x * input_y)
