@@ -11,5 +11,6 @@
 
 extern __typeof__(arm_convolve_s8) upstream_arm_convolve_s8;
 extern __typeof__(arm_nn_mat_mult_kernel_s8_s16) upstream_arm_nn_mat_mult_kernel_s8_s16;
+extern __typeof__(arm_max_pool_s8) upstream_arm_max_pool_s8;
 
 #endif

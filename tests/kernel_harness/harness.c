@@ -1,8 +1,8 @@
 /*
- * Test harness: one convolution through our arm_convolve_s8() (with our
- * matrix kernel) and through CMSIS-NN's own (compiled as upstream_*), on
- * data the test writes into these buffers. Run in Unicorn from `harness` to
- * the BKPT; tests/test_cmsis_nn_tuned.py compares the two outputs.
+ * Test harness: one convolution (from `harness`) or one max pooling (from
+ * `harness_pool`) through our tuned CMSIS-NN files and through CMSIS-NN's own
+ * (compiled as upstream_*), on data the test writes into these buffers. Run
+ * in Unicorn to the BKPT; tests/test_cmsis_nn_tuned.py compares the outputs.
  */
 #include <string.h>
 
@@ -18,7 +18,14 @@ struct harness_case
     int32_t with_bias;
 };
 
+struct harness_pool_case
+{
+    cmsis_nn_pool_params pool;
+    cmsis_nn_dims input, filter, output;
+};
+
 struct harness_case harness_case;
+struct harness_pool_case harness_pool_case;
 int8_t harness_input[CAPACITY];
 int8_t harness_filter[CAPACITY];
 int32_t harness_bias[256];
@@ -44,5 +51,16 @@ void harness(void)
                                                  harness_input, &c->filter, harness_filter,
                                                  &c->bias, bias, NULL, &c->output,
                                                  harness_upstream);
+    __asm volatile("bkpt #0");
+}
+
+void harness_pool(void)
+{
+    const struct harness_pool_case *c = &harness_pool_case;
+    const cmsis_nn_context ctx = {NULL, 0};
+    harness_status[0] = arm_max_pool_s8(&ctx, &c->pool, &c->input, harness_input, &c->filter,
+                                        &c->output, harness_ours);
+    harness_status[1] = upstream_arm_max_pool_s8(&ctx, &c->pool, &c->input, harness_input,
+                                                 &c->filter, &c->output, harness_upstream);
     __asm volatile("bkpt #0");
 }
