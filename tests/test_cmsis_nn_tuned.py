@@ -222,6 +222,7 @@ class PoolCase:
         self.batches = int(rng.integers(1, 3))
         self.in_h, self.in_w = (int(v) for v in rng.integers(3, 10, 2))
         self.in_c = channels
+        self.rng = rng
         self.k_h, self.k_w = (int(v) for v in rng.integers(1, 4, 2))
         self.stride = tuple(int(v) for v in rng.integers(1, 3, 2))
         self.padding = tuple(int(v) for v in rng.integers(0, 2, 2))
@@ -242,8 +243,12 @@ class PoolCase:
             self.batches, self.in_h, self.in_w, self.in_c,
             1, self.k_h, self.k_w, 1,
             self.batches, self.out_h, self.out_w, self.out_c)
+        # Both outputs start with the same bytes: CMSIS-NN leaves an output
+        # whose window is wholly in the padding as it was (then clamps it).
+        before = self.rng.integers(-128, 128, self.output_count()).astype(np.int8).tobytes()
         return {"harness_pool_case": params,
-                "harness_input": self.input.astype(np.int8).tobytes()}
+                "harness_input": self.input.astype(np.int8).tobytes(),
+                "harness_ours": before, "harness_upstream": before}
 
 
 @requires_third_party
@@ -256,9 +261,13 @@ def test_tuned_max_pool_equals_cmsis_nn(harness, channels):
 
 
 @requires_third_party
-def test_max_pool_window_in_padding_is_handed_to_cmsis_nn(harness):
+@pytest.mark.parametrize("narrow", [False, True])
+def test_max_pool_windows_in_padding_equal_cmsis_nn(harness, narrow):
+    """1x1 windows over a padded border: the border's outputs have no input
+    position; CMSIS-NN leaves them as they were, then clamps them."""
     rng = np.random.default_rng(7)
-    case = PoolCase(rng, channels=4)
+    case = PoolCase(rng, channels=6)
     case.k_h, case.k_w, case.stride, case.padding = 1, 1, (1, 1), (1, 1)
     case.out_h, case.out_w = case.in_h + 2, case.in_w + 2
+    case.activation = (-20, 30) if narrow else (-128, 127)
     assert compare(harness, [case], "harness_pool")[0] == 1

@@ -8,13 +8,12 @@
  * time: here four channels of a word at once, SSUB8 setting a GE flag per
  * byte and SEL picking the larger byte, and each output pixel clamped as soon
  * as it is done rather than in a pass over the whole output at the end (the
- * same values: the input and output do not overlap). A shape with a window
- * that lies wholly in the padding (CMSIS-NN leaves such an output unwritten)
- * goes to CMSIS-NN's code, kept as upstream_arm_max_pool_s8.
+ * same values: the input and output do not overlap). An output whose window
+ * lies wholly in the padding is left as it was and then clamped, as CMSIS-NN
+ * does (it never writes such an output).
  */
 #include "arm_nnfunctions.h"
 #include "arm_nnsupportfunctions.h"
-#include "upstream.h"
 
 #if !defined(ARM_MATH_DSP) || defined(ARM_MATH_MVEI)
 #error "arm_max_pool_s8 here is for DSP cores without MVE (Cortex-M7)"
@@ -73,15 +72,6 @@ static void clamp(int8_t *dst, int32_t channels, int32_t act_min, int32_t act_ma
     }
 }
 
-/* Does every output's window hold at least one input position? Windows move
- * by the stride, so the first and the last of each axis decide. */
-static int windows_overlap_input(int32_t input, int32_t output, int32_t kernel, int32_t stride,
-                                 int32_t pad)
-{
-    const int32_t last = (output - 1) * stride - pad;
-    return kernel - pad > 0 && last < input;
-}
-
 arm_cmsis_nn_status arm_max_pool_s8(const cmsis_nn_context *ctx,
                                     const cmsis_nn_pool_params *pool_params,
                                     const cmsis_nn_dims *input_dims,
@@ -95,12 +85,10 @@ arm_cmsis_nn_status arm_max_pool_s8(const cmsis_nn_context *ctx,
     const int32_t stride_y = pool_params->stride.h, stride_x = pool_params->stride.w;
     const int32_t kernel_y = filter_dims->h, kernel_x = filter_dims->w;
     const int32_t pad_y = pool_params->padding.h, pad_x = pool_params->padding.w;
-    if (input_dims->n < 1 ||
-        !windows_overlap_input(input_y, output_y, kernel_y, stride_y, pad_y) ||
-        !windows_overlap_input(input_x, output_x, kernel_x, stride_x, pad_x))
+    (void)ctx;
+    if (input_dims->n < 1)
     {
-        return upstream_arm_max_pool_s8(ctx, pool_params, input_dims, src, filter_dims,
-                                        output_dims, dst);
+        return ARM_CMSIS_NN_ARG_ERROR;
     }
     const int32_t channels = input_dims->c;
     const int32_t act_min = pool_params->activation.min, act_max = pool_params->activation.max;
@@ -109,11 +97,14 @@ arm_cmsis_nn_status arm_max_pool_s8(const cmsis_nn_context *ctx,
     {
         for (int32_t out_y = 0, base_y = -pad_y; out_y < output_y; out_y++, base_y += stride_y)
         {
-            const int32_t y_start = MAX(0, base_y), y_end = MIN(base_y + kernel_y, input_y);
+            /* A window wholly in the padding ends where it starts: no position. */
+            const int32_t y_start = MAX(0, base_y);
+            const int32_t y_end = MAX(y_start, MIN(base_y + kernel_y, input_y));
             for (int32_t out_x = 0, base_x = -pad_x; out_x < output_x;
                  out_x++, base_x += stride_x, dst += channels)
             {
-                const int32_t x_start = MAX(0, base_x), x_end = MIN(base_x + kernel_x, input_x);
+                const int32_t x_start = MAX(0, base_x);
+                const int32_t x_end = MAX(x_start, MIN(base_x + kernel_x, input_x));
                 /* The window's first position against the second, then the larger
                  * (in dst) against each next one; a window of one position against
                  * itself, which copies it. */
