@@ -147,7 +147,7 @@ def prepare(paths, command, inputs, target, announce, misses_before=MISSES_BEFOR
     with open(paths.misses, "a") as stream:      # one short append: atomic
         stream.write(target + "\n")
     with open(paths.misses) as stream:
-        misses = len(set(stream.read().split()))
+        misses = len(set(stream.read().splitlines()))
     # Past the threshold, build it, unless another process is (then this
     # object compiles without rather than wait). A stale .gch must go before
     # the compiler starts, so that case waits for the lock.
