@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, clean_checkout, requires_third_party, run_scons
+from conftest import ROOT, clean_checkout, load_bench, requires_third_party, run_scons
 from teensyml import build_speed, pch, tflm_sources
 from teensyml.errors import UserError
 
@@ -102,6 +102,20 @@ def test_build_options_reject_a_bad_value_without_building(tmp_path):
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "CCACHE" in result.stderr + result.stdout
     assert not (tmp_path / "build").exists()
+
+
+def test_the_benchmark_finds_a_precompiled_header_by_its_bytes_and_judges_the_disk(
+        tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "bench"))     # its readme_block
+    bench = load_bench("build")
+    (tmp_path / "entry").write_bytes(bench.GCH_MAGIC + b"+014 rest of the heap")
+    (tmp_path / "conv.o").write_bytes(b"\x7fELF")
+    assert bench.gch_files(tmp_path) == [str(tmp_path / "entry")]
+    lines = bench.disk_table({"clean": (19_000_000, 14_000_000), "second": (51_000_000, 0),
+                              "gch": {str(tmp_path / "entry")}}).splitlines()
+    assert lines[2] == ("| after the clean build (USE_CMSIS_NN=1) | 19.0 MB | 14.0 MB | "
+                        "<= 50 MB each: met |")
+    assert lines[3].endswith("missed |") and lines[4].endswith("none: missed |")
 
 
 # --- the fixture: cache, wrapper and ninja give the same firmware ------------------------
