@@ -14,17 +14,24 @@ the wall clock around each command (output captured):
   4. USE_CMSIS_NN switched 1 -> 0, then 0 -> 1 again, with the compile lines
      each printed; the way back must compile nothing
   5. clean build from the now warm cache; target < 15 s
-  6. with --ninja (default): NINJA=1 builds through build.ninja from a clean
+  6. one TFLM kernel recompiled (its object removed, the cache not read):
+     the kernels' precompiled header is transient, so this is the cost of a
+     kernel compiled without it (docs/build-speed.md)
+  7. disk: the bytes in build/ and in the new cache after the clean build
+     (one configuration), what the USE_CMSIS_NN=0 configuration adds to
+     each, and whether a precompiled header (.gch) was left in either;
+     target 50 MB each
+  8. with --ninja (default): NINJA=1 builds through build.ninja from a clean
      build/; then `ninja` no-op (target < 0.05 s) and the same edit
      (target < 2 s)
-  7. whether build/int8-cmsis_nn/firmware.hex is byte-identical after the
+  9. whether build/int8-cmsis_nn/firmware.hex is byte-identical after the
      plain, warm-cache, ninja and CCACHE=1 (CACHE=0) builds
-  8. with --peer (default when TFLM's Makefile exists): TFLM's own Makefile
+  10. with --peer (default when TFLM's Makefile exists): TFLM's own Makefile
      building its Cortex-M7 + CMSIS-NN library (microlite) in a private copy
      of third_party/tflite-micro, offline: clean, no-op, the same edit
 
-and prints one markdown table: measurement | ours | ours, ninja | TFLM
-Makefile | target.
+and prints two markdown tables: measurement | ours | ours, ninja | TFLM
+Makefile | target, and the disk figures.
 
     python3 bench/build.py                    # the table on stdout
     python3 bench/build.py --readme           # and into README.md's table
@@ -66,6 +73,9 @@ FIRMWARE = ["USE_CMSIS_NN=1"]
 HEX = os.path.join("build", "int8-cmsis_nn", "firmware.hex")
 TFLM = os.path.join("third_party", "tflite-micro")
 KERNEL = "tensorflow/lite/micro/kernels/cmsis_nn/conv.cc"
+# Its object in our build: includes the kernels' precompiled header.
+KERNEL_OBJECT = os.path.join("build", "obj", "cmsis_nn", "third_party", "tflite-micro",
+                             KERNEL[:-len(".cc")] + ".o")
 # Our convolution kernel (TUNED_KERNELS=1): the build refuses an edited
 # third-party tree, so the edit loop is measured on our own code; the peer
 # edits CMSIS-NN's file of the same name.
@@ -75,6 +85,9 @@ TOUCH_LINE = b"// bench/build.py edit\n"
 COMPILE_LINE = re.compile(r"^  (CC|CXX) ", re.M)
 CACHE_LINE = re.compile(r"^Retrieved `.*' from cache", re.M)
 NO_OP_RUNS = 3
+MB = 1_000_000
+DISK_LIMIT = 50 * MB
+GCH_MAGIC = b"gpch"          # the first bytes of a GCC precompiled header
 
 MAKE_DIR = "tensorflow/lite/micro/tools/make"
 PEER_MAKE = ["make", "-f", f"{MAKE_DIR}/Makefile", "TARGET=cortex_m_generic",
@@ -95,6 +108,7 @@ ROWS = (  # key, measurement, targets: (column, text, limit in seconds)
     ("switch_off", "switch USE_CMSIS_NN 1->0", []),
     ("switch_on", "switch USE_CMSIS_NN 0->1 again", [("ours", "compiles nothing", None)]),
     ("warm", "clean build, warm cache", [("ours", "< 15 s", 15.0)]),
+    ("kernel", "recompile one TFLM kernel (its object removed)", []),
 )
 HEX_BUILDS = ("plain", "cache", "ccache", "ninja")
 
@@ -163,6 +177,24 @@ def edited(path):
             stream.write(original)
 
 
+def tree_bytes(path):
+    return sum(os.path.getsize(os.path.join(directory, name))
+               for directory, _, files in os.walk(path) for name in files)
+
+
+def gch_files(*paths):
+    """The precompiled headers under `paths` (cache entries have no suffix:
+    by their first bytes)."""
+    found = []
+    for path in paths:
+        for directory, _, files in os.walk(path):
+            for name in files:
+                with open(os.path.join(directory, name), "rb") as stream:
+                    if stream.read(len(GCH_MAGIC)) == GCH_MAGIC:
+                        found.append(os.path.join(directory, name))
+    return found
+
+
 def remove_build(root):
     shutil.rmtree(os.path.join(root, "build"), ignore_errors=True)
 
@@ -183,7 +215,7 @@ def record(results, key, finished, what):
 
 
 def measure_ours(root, touch, ninja, results):
-    """Steps 1-7 into `results` (see main)."""
+    """Steps 1-9 into `results` (see the module's docstring)."""
     notes, hexes = results["notes"], results["hex"]
     cache_dir = tempfile.mkdtemp(prefix="bench-build-cache-")
     base = FIRMWARE + [f"CACHE={cache_dir}"]
@@ -192,6 +224,10 @@ def measure_ours(root, touch, ninja, results):
         remove_build(root)
         record(results, "clean", scons(root, base), "clean build")
         hexes["plain"] = read_hex(root)
+        build_dir = os.path.join(root, "build")
+        disk = results["disk"]
+        disk["clean"] = (tree_bytes(build_dir), tree_bytes(cache_dir))
+        disk["gch"] = set(gch_files(build_dir, cache_dir))
         cache_filled = any(files for _, _, files in os.walk(cache_dir))
         if not cache_filled:
             notes.append("CACHE=<new directory> stored nothing: the warm-cache figure is n/a.")
@@ -209,8 +245,15 @@ def measure_ours(root, touch, ninja, results):
             notes.append(f"editing {os.path.relpath(touch, root)} compiled nothing: "
                          f"is it part of the USE_CMSIS_NN=1 firmware?")
 
+        log("recompile one TFLM kernel ...")
+        os.remove(os.path.join(root, KERNEL_OBJECT))
+        record(results, "kernel", scons(root, [*base, "--cache-disable"]), "one TFLM kernel")
+
         log("switch USE_CMSIS_NN 1->0 ...")
+        before = (tree_bytes(build_dir), tree_bytes(cache_dir))
         record(results, "switch_off", scons(root, [*base, "USE_CMSIS_NN=0"]), "switch 1->0")
+        disk["second"] = (tree_bytes(build_dir) - before[0], tree_bytes(cache_dir) - before[1])
+        disk["gch"] |= set(gch_files(build_dir, cache_dir))
         log("switch USE_CMSIS_NN 0->1 ...")
         record(results, "switch_on", scons(root, base), "switch 0->1")
 
@@ -477,6 +520,28 @@ def table(results, ninja_on, peer_on):
     return "\n".join(lines)
 
 
+def megabytes(value):
+    return f"{value / MB:.1f} MB"
+
+
+def disk_table(disk):
+    """Bytes per configuration in build/ and added to the object cache."""
+    lines = ["| disk | build directory | added to the object cache | target |",
+             "|---|---|---|---|"]
+    for key, name in (("clean", "after the clean build (USE_CMSIS_NN=1)"),
+                      ("second", "added by a second configuration (USE_CMSIS_NN=0)")):
+        if key in disk:
+            build, cache = disk[key]
+            met = "met" if max(build, cache) <= DISK_LIMIT else "missed"
+            lines.append(f"| {name} | {megabytes(build)} | {megabytes(cache)} | "
+                         f"<= 50 MB each: {met} |")
+    if "gch" in disk:
+        left = len(disk["gch"])
+        lines.append(f"| precompiled headers (.gch) left after these builds | {left} in "
+                     f"build/ or the cache | — | none: {'met' if left == 0 else 'missed'} |")
+    return "\n".join(lines)
+
+
 def identity_line(hexes):
     built = [label for label in HEX_BUILDS if label in hexes]
     absent = [label for label in HEX_BUILDS if label not in hexes]
@@ -496,7 +561,10 @@ def identity_line(hexes):
 def report(results, ninja_on, peer_on):
     notes = [f"{os.cpu_count()} cores; wall-clock seconds of one run of "
              f"`scons {' '.join(FIRMWARE)} CACHE=<new temporary directory>`; the edit puts "
-             f"a comment line first in {results['touch']} (restored afterwards)."]
+             f"a comment line first in {results['touch']} (restored afterwards); the "
+             f"TFLM kernel recompiled is {KERNEL} (`--cache-disable`).",
+             "Disk: the bytes of every file under build/ and in the new CACHE= directory; "
+             "the second configuration's are what it adds to both."]
     if "peer_command" in results and results["peer"]:
         notes.append(f"TFLM Makefile: `{results['peer_command']}` in a copy of {TFLM}; "
                      f"offline: downloads/ filled from third_party ("
@@ -509,8 +577,8 @@ def report(results, ninja_on, peer_on):
     if results.get("ninja_touch_steps") is not None:
         notes.append(f"ninja ran {results['ninja_touch_steps']} steps for the edit.")
     notes += results["notes"]
-    return (table(results, ninja_on, peer_on) + "\n\n" + identity_line(results["hex"]) + "\n\n"
-            + "\n".join(f"- {note}" for note in notes))
+    return (table(results, ninja_on, peer_on) + "\n\n" + disk_table(results["disk"]) + "\n\n"
+            + identity_line(results["hex"]) + "\n\n" + "\n".join(f"- {note}" for note in notes))
 
 
 def main():
@@ -548,7 +616,7 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     results = {"ours": {}, "ninja": {}, "peer": {}, "notes": [], "hex": {},
                "touch": os.path.relpath(touch, root),
-               "detail": {}, "compiles": {}}
+               "detail": {}, "compiles": {}, "disk": {}}
     measure_ours(root, touch, ninja_on, results)
     if peer_on:
         try:

@@ -13,8 +13,8 @@ import sys
 
 import pytest
 
-from conftest import ROOT, clean_checkout, requires_third_party, run_scons
-from teensyml import build_speed, tflm_sources
+from conftest import ROOT, clean_checkout, load_bench, requires_third_party, run_scons
+from teensyml import build_speed, pch, tflm_sources
 from teensyml.errors import UserError
 
 FIXTURE_HEX = os.path.join("build", "fixture", "fixture", "fixture.hex")
@@ -102,6 +102,20 @@ def test_build_options_reject_a_bad_value_without_building(tmp_path):
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "CCACHE" in result.stderr + result.stdout
     assert not (tmp_path / "build").exists()
+
+
+def test_the_benchmark_finds_a_precompiled_header_by_its_bytes_and_judges_the_disk(
+        tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "bench"))     # its readme_block
+    bench = load_bench("build")
+    (tmp_path / "entry").write_bytes(bench.GCH_MAGIC + b"+014 rest of the heap")
+    (tmp_path / "conv.o").write_bytes(b"\x7fELF")
+    assert bench.gch_files(tmp_path) == [str(tmp_path / "entry")]
+    lines = bench.disk_table({"clean": (19_000_000, 14_000_000), "second": (51_000_000, 0),
+                              "gch": {str(tmp_path / "entry")}}).splitlines()
+    assert lines[2] == ("| after the clean build (USE_CMSIS_NN=1) | 19.0 MB | 14.0 MB | "
+                        "<= 50 MB each: met |")
+    assert lines[3].endswith("missed |") and lines[4].endswith("none: missed |")
 
 
 # --- the fixture: cache, wrapper and ninja give the same firmware ------------------------
@@ -291,14 +305,76 @@ def test_a_model_with_another_operator_pulls_its_kernel_in(tmp_path):
     assert "add.o" in members and "reshape.o" not in members
 
 
+MB = 1_000_000
+CONFIGURATION_DIRS = ("obj/cmsis_nn", "obj/int8-cmsis_nn", "int8-cmsis_nn")
+
+
+def tree_bytes(*directories):
+    return sum(path.stat().st_size for directory in directories
+               for path in directory.rglob("*") if path.is_file())
+
+
+def kernel_objects():
+    """{path: bytes} of the kernels that include the precompiled header."""
+    directory = ROOT / "build" / "obj" / "cmsis_nn" / "third_party" / "tflite-micro"
+    return {path: path.read_bytes() for path in sorted(directory.rglob("kernels/**/*.o"))}
+
+
+def pch_lines(output):
+    return [line for line in output.splitlines() if line.startswith("  PCH ")]
+
+
 @requires_third_party
 def test_kernels_compile_with_the_precompiled_header():
     run_scons("USE_CMSIS_NN=1")
     header = ROOT / "build" / "obj" / "cmsis_nn" / "third_party" / "tflm_kernels_pch.h"
-    assert (header.parent / (header.name + ".gch")).stat().st_size > 1_000_000
     commands = json.loads((ROOT / "compile_commands.json").read_text())
     kernels = [entry for entry in commands if "/micro/kernels/" in entry["file"]]
     relative = header.relative_to(ROOT)
     assert kernels and all(f"-include {relative}" in entry["command"] for entry in kernels)
+    assert all(entry["command"].startswith("/") for entry in kernels)   # the compiler first
     assert not any("-include" in entry["command"] for entry in commands
                    if "/CMSIS-NN/" in entry["file"])
+
+
+@requires_third_party
+def test_the_precompiled_header_is_transient_and_changes_no_object(tmp_path):
+    """The .gch (about 330 MB) is built once by a build that compiles the
+    kernels after their inputs changed, and deleted when the build ends;
+    neither the build directory nor the object cache keeps it. A build that
+    recompiles a few kernels compiles them without it; one that recompiles
+    more builds it on the way. The objects are the same every way."""
+    build = ROOT / "build"
+    cache = tmp_path / "cache"
+    run_scons("USE_CMSIS_NN=1", "CACHE=0")
+    stamp = build / "obj" / "cmsis_nn" / "third_party" / "tflm_kernels_pch.h.stamp"
+    stamp.unlink()                              # as after a change of flags or headers
+    for path in kernel_objects():
+        path.unlink()
+    result = run_scons("USE_CMSIS_NN=1", f"CACHE={cache}")
+    assert len(pch_lines(result.stdout)) == 1, result.stdout
+    with_pch = kernel_objects()
+    assert len(with_pch) >= 10
+    compiled = compile_lines(result.stdout)
+    assert all(f"  CXX  {path.relative_to(ROOT)}" in compiled for path in with_pch), compiled
+    assert list(build.rglob("*.gch")) == []
+    assert tree_bytes(*(build / name for name in CONFIGURATION_DIRS)) < 50 * MB
+    assert tree_bytes(cache) < 50 * MB
+    # The stamp is cached, so a clean build from the cache does not build the .gch.
+    assert any(path.read_bytes() == stamp.read_bytes() for path in cache.rglob("*")
+               if path.is_file() and path.suffix != ".csig")
+
+    again = run_scons("USE_CMSIS_NN=1", f"CACHE={cache}")
+    assert compile_lines(again.stdout) == [] and list(build.rglob("*.gch")) == []
+
+    for removed in (2, pch.MISSES_BEFORE_BUILDING + 3):
+        paths = list(with_pch)[:removed]
+        for path in paths:
+            path.unlink()
+        result = run_scons("USE_CMSIS_NN=1", f"CACHE={cache}", "--cache-disable")
+        assert len(compile_lines(result.stdout)) - len(pch_lines(result.stdout)) == removed
+        assert len(pch_lines(result.stdout)) == (0 if removed <= pch.MISSES_BEFORE_BUILDING
+                                                 else 1), result.stdout
+        assert {path: path.read_bytes() for path in paths} == \
+            {path: with_pch[path] for path in paths}
+        assert list(build.rglob("*.gch")) == []

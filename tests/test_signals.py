@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, requires_third_party, run_scons
 from halfkay_model import HalfKayBoard, ModelBus
 from loader_stand_in import BANNER, FOUND, WAITING, stand_in  # noqa: F401
 from pty_peer import PtyPeer, Terminal
@@ -328,3 +328,30 @@ def test_an_interrupted_build_ends_with_the_signals_status(signum, tmp_path):
                              capture_output=True, text=True)
     assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
     load_bootable(str(directory / "build" / "fixture" / "fixture" / "fixture.hex"))
+
+
+@requires_third_party
+@SIGNALS
+def test_a_build_interrupted_while_the_precompiled_header_is_written_leaves_none(signum,
+                                                                                 tmp_path):
+    """The kernels' .gch (teensyml.pch) is written under a temporary name:
+    a build stopped while GCC writes it leaves neither, and the next build
+    builds it again and is whole."""
+    third_party = ROOT / "build" / "obj" / "cmsis_nn" / "third_party"
+    stamp = third_party / "tflm_kernels_pch.h.stamp"
+    run_scons("USE_CMSIS_NN=1", "CACHE=0")
+    stamp.unlink()                              # the next build builds the .gch first
+    command = Command(SCONS + ["USE_CMSIS_NN=1", "CACHE=0"], tmp_path)
+    try:
+        command.wait_for(r"  PCH  ", timeout=120)
+        time.sleep(1.0)                         # GCC is parsing or writing
+        os.killpg(command.process.pid, signum)
+        status = command.process.wait(timeout=30)
+        assert status == STATUS[signum], command.text()
+    finally:
+        command.close()
+    assert [path.name for path in third_party.iterdir() if ".gch" in path.name
+            and not path.name.endswith(".lock")] == []
+    rebuilt = run_scons("USE_CMSIS_NN=1", "CACHE=0")
+    assert "  PCH  " in rebuilt.stdout and stamp.is_file()
+    assert list((ROOT / "build").rglob("*.gch")) == []

@@ -13,18 +13,22 @@
   so the dependencies' stamps stand for them, and a no-op build does not
   re-check thousands of headers.
 - Precompiled headers: most of a TFLM kernel's compile time is parsing
-  flatbuffers' schema_generated.h; compiled once per configuration, it is
-  mapped in by every kernel.
+  flatbuffers' schema_generated.h; compiled once when a build compiles the
+  kernels, it is mapped in by every kernel, and deleted when the build ends
+  (teensyml.pch: the .gch is about 330 MB).
 """
+import atexit
 import os
 
 import SCons.CacheDir
+import SCons.Tool.cxx
 import SCons.Util
 from SCons.Builder import ListEmitter
 from SCons.Errors import SConsEnvironmentError
 from SCons.Script import Action, GetOption
+from SCons.Subst import SUBST_CMD
 
-from teensyml import build_speed
+from teensyml import build_speed, pch
 from teensyml.errors import UserError
 from teensyml.options import scons_escape
 from teensyml.user_cache import user_cache
@@ -33,7 +37,15 @@ COMPILE_COMMANDS = ("CCCOM", "CXXCOM", "ASPPCOM")
 # Every object of an environment with third-party includes depends on this.
 THIRD_PARTY_INCFLAGS = "${_concat(INCPREFIX, THIRD_PARTY_CPPPATH, INCSUFFIX, __env__, RDirs, " \
                        "TARGET, SOURCE)}"
-PCH_COMMAND = "$CXX -o $TARGET -x c++-header -c $CXXFLAGS $CCFLAGS $_CCCOMCOM $SOURCE"
+# GCC's command for the .gch (teensyml.pch adds -o: a temporary name).
+PCH_COMMAND = "$CXX -x c++-header -c $CXXFLAGS $CCFLAGS $_CCCOMCOM $SOURCE"
+PCH_TOOL = ["$TEENSY_PYTHON", "-m", "teensyml.pch"]
+# The stamp's action builds the .gch. Its signature is the GCC command's, as
+# the .gch's was: the wrapper's words are outside it.
+PCH_STAMP_COMMAND = " ".join(["$(", *PCH_TOOL, "build", "$SOURCE", "$TARGET",
+                              "${SOURCES[1:]}", "$_PCH_VERBOSE", "--", "$)", PCH_COMMAND])
+# The .gch files this build may leave: deleted when it ends.
+_TRANSIENT_HEADERS = []
 
 
 def _object_dependencies(target, source, env):
@@ -42,31 +54,69 @@ def _object_dependencies(target, source, env):
     if env.get("THIRD_PARTY_CPPPATH"):
         env.Depends(target, env["THIRD_PARTY_STAMPS"])
     if env.get("PCH_NODES"):
-        header, gch = env["PCH_NODES"]
+        header, stamp = env["PCH_NODES"]
         env.Depends(target, header)     # what -include reads, by content
         if "ninja" in GetOption("experimental"):
-            env.Depends(target, gch)    # the ninja generator drops order-only inputs
+            env.Depends(target, stamp)  # the ninja generator drops order-only inputs
         else:
             # Built first, but not a signature input: the .gch is a cache of
-            # the header's parse; a cached object must not hinge on its bytes.
-            env.Requires(target, gch)
+            # the header's parse; a cached object must not hinge on it.
+            env.Requires(target, stamp)
     return target, source
+
+
+def _prepare_pch(target, source, env, for_signature):
+    """The command run before each compile that includes the header
+    (teensyml.pch prepare); no part of any signature."""
+    if for_signature:
+        return ""
+    header, stamp = env["PCH_NODES"]
+    gch = header.dir.File(header.name + ".gch")
+    command = env.Override({"PCHFLAGS": []}).subst_list(
+        PCH_COMMAND, SUBST_CMD, target=[gch], source=[header])[0]
+    words = [*PCH_TOOL[1:], "prepare", header.path, target[0].path,
+             *[node.path for node in stamp.sources[1:]],
+             *(["--verbose"] if env.get("VERBOSE") else []), "--", *map(str, command)]
+    # Substituted once more when run: $ in a path must stay itself.
+    return [[env["TEENSY_PYTHON"], *(scons_escape(word) for word in words)]]
+
+
+def _remove_transient_pch():
+    for header in _TRANSIENT_HEADERS:
+        pch.remove(header)
 
 
 def with_precompiled_header(env, target, includes):
     """A clone of `env` whose C++ objects start with `includes` (header
-    paths as #include spells them), precompiled into target.gch."""
+    paths as #include spells them), precompiled into target.gch while a
+    build compiles them (teensyml.pch)."""
     header = env.GeneratedText(target, "".join(f'#include "{path}"\n' for path in includes))
-    # GCC looks for the .gch beside the header that -include names.
-    gch = env.Command(header[0].dir.File(header[0].name + ".gch"), header,
-                      Action(PCH_COMMAND, env.QuietLine("PCH")), PCHFLAGS=[])
-    env.Depends(gch, env.get("THIRD_PARTY_STAMPS", []))
-    clone = env.Clone(PCH_NODES=(header[0], gch[0]))
+    # GCC looks for the .gch beside the header that -include names. SCons
+    # tracks the stamp, whose action builds the .gch: a build that compiles
+    # the kernels after their flags, header or third-party sources changed
+    # builds it first, in parallel with other work, as a target.
+    quiet = {} if env.get("VERBOSE") else {"cmdstr": None}     # teensyml.pch says "PCH"
+    stamp = env.Command(header[0].dir.File(header[0].name + ".stamp"),
+                        header + env.get("THIRD_PARTY_STAMPS", []),
+                        Action(PCH_STAMP_COMMAND, **quiet), PCHFLAGS=[],
+                        _PCH_VERBOSE="--verbose" if env.get("VERBOSE") else "")
+    if not _TRANSIENT_HEADERS:
+        # Before SCons' own exit functions (atexit runs the last registered
+        # first), which may end the process with the signal's status.
+        atexit.register(_remove_transient_pch)
+    if header[0].abspath not in _TRANSIENT_HEADERS:
+        _TRANSIENT_HEADERS.append(header[0].abspath)
+    clone = env.Clone(PCH_NODES=(header[0], stamp[0]))
     # -Winvalid-pch: say so if the .gch stops matching the flags (the build
     # would still be right, only slower).
     # (A path from the top directory, where the compiler runs: an absolute one
     # would tie every kernel's signature, and so the object cache, to the checkout.)
     clone.Append(PCHFLAGS=["-include", header[0].path, "-Winvalid-pch"])
+    # Each compile is preceded by `prepare`: it uses a valid .gch, removes a
+    # stale one, builds one when this build has compiled enough kernels
+    # without (the stamp was up to date), else lets the compiler read the
+    # header. (Under ninja the objects compile with $CXXCOM: see generate.)
+    clone["TEENSY_CXXCOM"] = [Action(_prepare_pch, generator=True, **quiet), "$CXXCOM"]
     return clone
 
 
@@ -137,6 +187,18 @@ def generate(env):
     env.SetDefault(THIRD_PARTY_CPPPATH=[], THIRD_PARTY_STAMPS=[], PCHFLAGS=[])
     env["_CPPINCFLAGS"] = env["_CPPINCFLAGS"] + " " + THIRD_PARTY_INCFLAGS
     env.Append(CXXFLAGS=["$PCHFLAGS"])
+    if not values["NINJA"]:
+        # C++ objects compile through $TEENSY_CXXCOM: $CXXCOM, or with a
+        # precompiled header, a step before it (a list: CXXCOM itself stays
+        # one command line, for compile_commands.json). The signature is
+        # $CXXCOM's either way. Under ninja the compile commands stay plain
+        # (its generator knows $CXXCOM's rule, with the depfile): a .gch
+        # the stamp's edge built is used, else the compiler reads the header.
+        env["TEENSY_CXXCOM"] = "$CXXCOM"
+        objects = env["BUILDERS"]["StaticObject"]
+        for suffix in SCons.Tool.cxx.CXXSuffixes:
+            if suffix in objects.cmdgen:
+                objects.add_action(suffix, Action("$TEENSY_CXXCOM", "$CXXCOMSTR"))
     for builder in ("StaticObject", "SharedObject"):
         emitters = env["BUILDERS"][builder].emitter
         for suffix, emitter in list(emitters.items()):
