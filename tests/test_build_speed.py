@@ -14,7 +14,7 @@ import sys
 import pytest
 
 from conftest import ROOT, clean_checkout, requires_third_party, run_scons
-from teensyml import build_speed, tflm_sources
+from teensyml import build_speed, tflm
 from teensyml.errors import UserError
 
 FIXTURE_HEX = os.path.join("build", "fixture", "fixture", "fixture.hex")
@@ -248,7 +248,7 @@ def archive_members(library):
 
 
 def expected_kernel_objects(operators, kernels):
-    tree = tflm_sources.TflmTree.from_third_party(str(ROOT / "third_party"))
+    tree = tflm.TflmTree.from_third_party(str(ROOT / "third_party"))
     group = {group.name: group for group in tree.groups(operators, kernels=kernels)}["kernels"]
     return sorted(os.path.splitext(os.path.basename(path))[0] + ".o" for path in group.sources)
 

@@ -268,7 +268,7 @@ def test_unsupported_ops_error_lists_all_of_them():
 @pytest.mark.skipif(not (THIRD_PARTY / "tflite-micro" / "tensorflow").is_dir(),
                     reason="third_party/tflite-micro is absent: run `scons deps`")
 def test_table_matches_the_pinned_tflm_resolver():
-    from teensyml.tflm_sources import TflmTree
+    from teensyml.tflm import TflmTree
     index = TflmTree(str(THIRD_PARTY / "tflite-micro")).index
     header = {op: entry["method"] for part in ("ops", "ops_elsewhere")
               for op, entry in index[part].items() if not op.startswith("Signal")}
