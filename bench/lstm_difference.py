@@ -39,7 +39,7 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "site_scons"))
 
-from teensyml import console_protocol, model_input, options, test_digits  # noqa: E402
+from teensyml import console_protocol, digit_set, model_input, options  # noqa: E402
 from teensyml.tflite_model import load_schema, read_model  # noqa: E402
 
 MODEL = os.path.join("third_party", "tflite-micro", "tensorflow", "lite", "micro", "examples",
@@ -260,7 +260,7 @@ def main():
         print(f"lstm_difference: {MODEL} is missing: run `scons deps` first (the model is "
               f"TFLM's example, in the pinned TFLM tree).", file=sys.stderr)
         return 2
-    digits = test_digits.load(os.path.join(ROOT, "models", test_digits.NPZ_NAME))
+    digits = digit_set.load(os.path.join(ROOT, "models", digit_set.NPZ_NAME))
     if not 1 <= arguments.count <= len(digits.images):
         parser.error(f"--count must be 1..{len(digits.images)}")
     images = digits.images[:arguments.count]

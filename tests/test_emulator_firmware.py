@@ -15,7 +15,7 @@ import serial
 
 from conftest import ROOT, requires_third_party, run_scons
 from teensyml import console_protocol as protocol
-from teensyml import options, test_digits
+from teensyml import digit_set, options
 
 pytestmark = [pytest.mark.firmware, requires_third_party]
 
@@ -85,7 +85,7 @@ def test_command_1_describes_the_model(emulated):
 
 def test_command_2_matches_the_host_runtime(emulated):
     port, configuration = emulated
-    digits = test_digits.load(str(DIGITS))
+    digits = digit_set.load(str(DIGITS))
     name = protocol.parse_description(exchange(port, protocol.INFO, protocol.INFO_END)).model
     result = protocol.parse_result(exchange(port, protocol.INFER_BUILTIN, protocol.RESULT_END))
     assert len(result.layers) == 9 and all(layer.cycles > 0 for layer in result.layers)

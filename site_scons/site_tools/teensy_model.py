@@ -23,7 +23,7 @@ CHECK_CACHE_DIR = "#build"           # firmware_model's cached checks
 TEENSYML_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                             "teensyml")
 # The generators' own sources: editing one regenerates the C++.
-CODEGEN_MODULES = ("model_codegen.py", "tflite_model.py", "tflm_ops.py", "test_digits.py")
+CODEGEN_MODULES = ("model_codegen.py", "tflite_model.py", "tflm_ops.py", "digit_set.py")
 
 
 def model_info(env, model_option, model_mem=None):
