@@ -9,7 +9,7 @@ import sys
 
 from SCons.Script import Action, Value
 
-from teensyml import firmware_config, linker_script, memory_map
+from teensyml import component_table, firmware_config, linker_script, memory_map
 from teensyml.atomic_file import update_text
 from teensyml.errors import build_action
 
@@ -65,6 +65,9 @@ def _changed_since_built(target):
 def firmware(env, name, sources, script, libs=()):
     """Link `sources` and `libs` with `script` into name.elf, name.map and
     name.hex. Returns {'elf', 'hex', 'map'} nodes."""
+    # Only libraries the component table lists: the linker script and the
+    # size report know them by name.
+    component_table.check_archives([node.name for node in env.Flatten(list(libs))])
     env = env.Clone()
     rebuild_damaged_outputs(env)     # what flash and emulate read
     map_file = env.File(f"{name}.map")
