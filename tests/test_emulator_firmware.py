@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 import serial
 
-from conftest import ROOT, requires_third_party, run_scons
+from conftest import ROOT, layout, requires_third_party, run_scons
 from teensyml import console_protocol as protocol
-from teensyml import digit_set, options
+from teensyml import digit_set
 
 pytestmark = [pytest.mark.firmware, requires_third_party]
 
@@ -31,8 +31,7 @@ FLOAT_TOLERANCE = 1e-5
 
 def build(settings):
     run_scons(*(f"{key}={value}" for key, value in settings.items()))
-    variant = options.variant_name(options.resolve(settings))
-    path = ROOT / "build" / variant / "firmware.hex"
+    path = layout(**settings).firmware["hex"]
     assert path.is_file(), f"no {path}"
     return path
 

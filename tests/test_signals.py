@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, layout
 from halfkay_model import HalfKayBoard, ModelBus
 from loader_stand_in import BANNER, FOUND, WAITING, stand_in  # noqa: F401
 from pty_peer import PtyPeer, Terminal
@@ -327,4 +327,4 @@ def test_an_interrupted_build_ends_with_the_signals_status(signum, tmp_path):
     rebuilt = subprocess.run(SCONS + ["fixture", "CACHE=0"], cwd=directory,
                              capture_output=True, text=True)
     assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
-    load_bootable(str(directory / "build" / "fixture" / "fixture" / "fixture.hex"))
+    load_bootable(str(layout(directory).fixture["hex"]))
