@@ -16,7 +16,7 @@ import pytest
 
 from teensyml import tflm
 from teensyml.errors import UserError
-from teensyml.tflm import TflmTree, c_scan
+from teensyml.tflm import TflmTree, c_scan, cmsis_nn_scan, tflm_scan
 
 MICRO = "tensorflow/lite/micro"
 KDIR = MICRO + "/kernels"
@@ -344,8 +344,8 @@ def test_the_cache_is_reused_without_a_rescan(fake, monkeypatch):
 
     def no_scan(*args):
         raise AssertionError("scanned although the cache is valid")
-    monkeypatch.setattr(tflm.tflm_scan, "scan_tflm", no_scan)
-    monkeypatch.setattr(tflm.cmsis_nn_scan, "scan_cmsis_nn", no_scan)
+    monkeypatch.setattr(tflm_scan, "scan_tflm", no_scan)
+    monkeypatch.setattr(cmsis_nn_scan, "scan_cmsis_nn", no_scan)
     second = tree_of(fake)
     assert (second.kernel_sources(["CONV_2D"], "cmsis_nn"),
             second.cmsis_nn_sources(["ADD"])) == expected

@@ -135,7 +135,7 @@ def scan(tflm_root, ops_index):
     (TflmTree.index["ops"]). A test file tests the operators whose Register_*
     function it calls and those of the kernel file of its name (while_test:
     while.cc); it needs those and the operators it adds to a resolver."""
-    from .tflm import included_kernel_headers
+    from .tflm.tflm_scan import included_kernel_headers
     registers, methods, files = {}, {}, {}
     for op, entry in ops_index.items():
         registers.setdefault(entry["register"], []).append(op)

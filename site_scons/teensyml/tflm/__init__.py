@@ -46,10 +46,8 @@ from .index_cache import INDEX_FORMAT, STAMP_NAME
 from .layout import (CMSIS_NN_FOR_SIZE, DEFAULT_TARGET, GROUPS, KERNEL_DIR,
                      KERNEL_PRECOMPILED_HEADERS, KERNEL_SETS, MICRO, TESTING_SUPPORT,
                      specialize, unity_source)
-from .tflm_scan import included_kernel_headers
 from .tree import SourceGroup, TflmTree
 
 __all__ = ["CMSIS_NN_FOR_SIZE", "DEFAULT_TARGET", "GROUPS", "INDEX_FORMAT", "KERNEL_DIR",
            "KERNEL_PRECOMPILED_HEADERS", "KERNEL_SETS", "MICRO", "STAMP_NAME",
-           "TESTING_SUPPORT", "SourceGroup", "TflmTree", "included_kernel_headers",
-           "specialize", "unity_source"]
+           "TESTING_SUPPORT", "SourceGroup", "TflmTree", "specialize", "unity_source"]

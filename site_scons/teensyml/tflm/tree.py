@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 from ..build_types import BUILD_TYPES
 from ..errors import UserError
-from . import cmsis_nn_scan, index_cache, tflm_scan
+from . import index_cache
 from .layout import (CMSIS_NN_FOR_SIZE, DEFAULT_TARGET, GROUPS, KERNEL_DIR, KERNEL_SETS, MICRO,
                      OPTIMIZATION, SIZE_OPTIMIZATION, TFLM_DEFINES, UNITY_GROUPS, check_choice,
                      specialize)
@@ -232,6 +232,8 @@ class TflmTree:
 
     def _scan(self):
         self.scans += 1
+        # Imported here: a build whose index is cached (a no-op) never loads the scanners.
+        from . import cmsis_nn_scan, tflm_scan
         index = tflm_scan.scan_tflm(self.root)
         index["cmsis_nn"] = cmsis_nn_scan.scan_cmsis_nn(self.cmsis_nn_root, self.root) \
             if self._has_cmsis_nn() else None
