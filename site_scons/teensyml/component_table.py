@@ -7,10 +7,11 @@ here, so a rename here renames it everywhere, and a library the table lacks
 is refused when a firmware is declared (link_order).
 
 To add a library: a row below (name, size-report component, ITCM role, the
-SConscript that builds it), then in that SConscript
+SConscript that builds it) placed in LIBRARIES' link order; in that SConscript
 `env.StaticLibrary(f"{library_dir}/{ROW.name}", ...)` returned as
-`Built(libraries={ROW: node})`. A new size-report component also needs its
-label in components.py.
+`Built(libraries={ROW: node})`; in SConstruct, that Built passed to
+link_order(). A new size-report component also needs its label in
+components.py.
 
 SConscripts hand each other a Built (libraries, objects, include
 directories, defines) rather than dicts keyed by strings.
@@ -86,9 +87,6 @@ class Built:
     include: tuple = ()          # -I directories its users need (Dir nodes)
     defines: tuple = ()          # CPPDEFINES its users need
     kernel_defines: tuple = ()   # TFLM: the kernels' own, for code that names kernels
-
-    def library(self, row):
-        return self.libraries[row]
 
 
 def check_archives(names, libraries=LIBRARIES):
