@@ -54,23 +54,23 @@ interruption, with a new mtime so that ninja and make rebuild it too.
 """
 import argparse
 import contextlib
-import io
 import os
 import re
 import shutil
 import signal
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
-import tomllib
 
+import bootstrap  # noqa: F401 (site_scons on sys.path)
 import readme_block   # bench/, beside this script
+from teensyml import deps, options
+from teensyml.build_layout import build_layout
+from teensyml.errors import UserError
+from teensyml.paths import ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIRMWARE = ["USE_CMSIS_NN=1"]
-HEX = os.path.join("build", "int8-cmsis_nn", "firmware.hex")
 TFLM = os.path.join("third_party", "tflite-micro")
 KERNEL = "tensorflow/lite/micro/kernels/cmsis_nn/conv.cc"
 # Its object in our build: includes the kernels' precompiled header.
@@ -199,9 +199,14 @@ def remove_build(root):
     shutil.rmtree(os.path.join(root, "build"), ignore_errors=True)
 
 
+def hex_path(root):
+    """The HEX of the FIRMWARE configuration, where the build puts it."""
+    values = options.resolve(dict(argument.split("=", 1) for argument in FIRMWARE))
+    return build_layout(values, os.path.join(root, "build")).firmware["hex"]
+
+
 def read_hex(root):
-    with open(os.path.join(root, HEX), "rb") as stream:
-        return stream.read()
+    return hex_path(root).read_bytes()
 
 
 # --- Ours ----------------------------------------------------------------------------
@@ -309,7 +314,7 @@ def measure_ninja(root, base, touch, results):
     if not os.path.isfile(ninja_file) or os.path.getmtime(ninja_file) < started - 1:
         raise Unavailable("NINJA=1 wrote no build.ninja at the repository root")
     clean = generate.seconds
-    if not os.path.isfile(os.path.join(root, HEX)):
+    if not hex_path(root).is_file():
         clean += run(ninja, root).seconds
     ninja_results["clean"] = clean
     hexes["ninja"] = read_hex(root)
@@ -327,8 +332,8 @@ def measure_ninja(root, base, touch, results):
 
 # --- The peer: TFLM's own Makefile ---------------------------------------------------
 def manifest_commit(root, name):
-    with open(os.path.join(root, "third_party", "manifest.toml"), "rb") as stream:
-        return tomllib.load(stream)[name]["commit"]
+    manifest = deps.load_manifest(os.path.join(root, "third_party", "manifest.toml"))
+    return next(dep.commit for dep in manifest if dep.name == name)
 
 
 def read(path):
@@ -338,14 +343,13 @@ def read(path):
 
 def git_extract(repository, revision, paths, destination):
     """`paths` of `repository` at `revision` into `destination` (no network)."""
-    archive = subprocess.run(["git", "-C", repository, "archive", "--format=tar", revision,
-                              *paths], capture_output=True)
-    if archive.returncode:
-        raise Unavailable(f"{repository} has no {revision} "
-                          f"({archive.stderr.decode(errors='replace').strip()})")
-    os.makedirs(destination, exist_ok=True)
-    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
-        tar.extractall(destination, filter="data")
+    git_dir = deps.git_dir_of(repository)
+    if git_dir is None:
+        raise Unavailable(f"{repository} is not a git repository")
+    try:
+        deps.extract(git_dir, revision, paths, destination)
+    except UserError as error:
+        raise Unavailable(f"{repository} has no {revision} ({error})") from None
 
 
 def prepare_peer(root, copy, mirror, mirrored):

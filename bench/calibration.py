@@ -21,13 +21,13 @@ import argparse
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import coremark                                                # noqa: E402
-import original_firmware as original                           # noqa: E402
-import readme_block                                            # noqa: E402
+import bootstrap  # noqa: F401 (site_scons on sys.path)
+import coremark
+import original_firmware as original
+import readme_block
+from teensyml.paths import ROOT
 
-README = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                      "README.md")
+README = os.path.join(ROOT, "README.md")
 FITTED_ON = ("uncompressed", "uncompressed-cmsis_nn")
 HELD_OUT = ("compressed", "compressed-cmsis_nn")
 TOTAL_TOLERANCE, LAYER_TOLERANCE, LAYER_FLOOR_MS = 0.20, 0.30, 1.0

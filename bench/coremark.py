@@ -26,8 +26,8 @@ import subprocess
 import sys
 from dataclasses import asdict, dataclass
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "site_scons"))
+import bootstrap  # noqa: F401,E402 (site_scons on sys.path)
+from teensyml.paths import ROOT  # noqa: E402
 
 from teensyml import coremark, deps  # noqa: E402
 from teensyml.errors import UserError, cli  # noqa: E402

@@ -18,16 +18,16 @@ cycles. Targets: int8 under 2 s, float32 under 10 s per inference in the fast
 mode; an int8 CMSIS-NN inference under 2 s in the calibrated mode.
 """
 import argparse
-import glob
 import os
 import subprocess
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "site_scons"))
+import bootstrap  # noqa: F401,E402 (site_scons on sys.path)
+from teensyml.paths import ROOT  # noqa: E402
 
 from teensyml import console_protocol, options  # noqa: E402
+from teensyml.build_layout import build_layout  # noqa: E402
 from teensyml.emulator import Machine, ScriptedConsole, load_firmware  # noqa: E402
 
 CONFIGURATIONS = {
@@ -46,13 +46,11 @@ def firmware_path(settings, build, build_dir):
         subprocess.run([sys.executable, "-m", "SCons", "-Q"] +
                        [f"{key}={value}" for key, value in settings.items()],
                        cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-    variant = options.variant_name(options.resolve(settings))
-    found = sorted(glob.glob(os.path.join(build_dir, variant, "**", "firmware.hex"),
-                             recursive=True))
-    if not found:
-        raise SystemExit(f"no firmware.hex under {os.path.join(build_dir, variant)}: build "
-                         f"it (scons {' '.join(f'{k}={v}' for k, v in settings.items())})")
-    return found[0]
+    path = build_layout(options.resolve(settings), build_dir).firmware["hex"]
+    if not path.is_file():
+        raise SystemExit(f"no {path}: build it "
+                         f"(scons {' '.join(f'{k}={v}' for k, v in settings.items())})")
+    return str(path)
 
 
 MODES = {"fast": ("simple", False), "measure": ("simple", True),

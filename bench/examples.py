@@ -18,13 +18,14 @@ import subprocess
 import sys
 import tempfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "site_scons"))
+import bootstrap  # noqa: F401,E402 (site_scons on sys.path)
+from teensyml.paths import ROOT  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 from teensyml import memory_map as mm  # noqa: E402
 from teensyml import options, run_model, tflm_examples  # noqa: E402
+from teensyml.build_layout import build_layout  # noqa: E402
 
 import readme_block  # noqa: E402 (bench/, beside this script)
 
@@ -37,7 +38,7 @@ def build(model_path, cmsis_nn):
     subprocess.run([sys.executable, "-m", "SCons", "-Q",
                     *(f"{key}={value}" for key, value in settings.items())],
                    cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-    return os.path.join(ROOT, "build", options.variant_name(options.resolve(settings)))
+    return str(build_layout(options.resolve(settings)).link)
 
 
 def measure(example, kernels, log):

@@ -30,10 +30,11 @@ import subprocess
 import sys
 import tempfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "site_scons"))
+import bootstrap  # noqa: F401,E402 (site_scons on sys.path)
+from teensyml.paths import ROOT  # noqa: E402
 
 from teensyml import console_protocol, options  # noqa: E402
+from teensyml.build_layout import build_layout  # noqa: E402
 
 import readme_block  # noqa: E402 (bench/, beside this script)
 
@@ -56,7 +57,7 @@ def build(settings):
     arguments = [f"{key}={value}" for key, value in settings.items()]
     subprocess.run([sys.executable, "-m", "SCons", "-Q", *arguments], cwd=ROOT, check=True,
                    stdout=subprocess.DEVNULL)
-    return os.path.join(ROOT, "build", options.variant_name(options.resolve(settings)))
+    return str(build_layout(options.resolve(settings)).link)
 
 
 def emulate(variant_dir):

@@ -36,10 +36,11 @@ import sys
 
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "site_scons"))
+import bootstrap  # noqa: F401,E402 (site_scons on sys.path)
+from teensyml.paths import ROOT  # noqa: E402
 
-from teensyml import console_protocol, model_input, options, test_digits  # noqa: E402
+from teensyml import console_protocol, digit_set, model_input, options  # noqa: E402
+from teensyml.build_layout import build_layout  # noqa: E402
 from teensyml.tflite_model import load_schema, read_model  # noqa: E402
 
 MODEL = os.path.join("third_party", "tflite-micro", "tensorflow", "lite", "micro", "examples",
@@ -126,8 +127,7 @@ def build(settings):
     subprocess.run([sys.executable, "-m", "SCons", "-Q", "-j2",
                     *[f"{key}={value}" for key, value in values.items()]],
                    cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-    return os.path.join(ROOT, "build", options.variant_name(options.resolve(values)),
-                        "firmware.hex")
+    return str(build_layout(options.resolve(values)).firmware["hex"])
 
 
 def emulate(hex_path, graph, images, skip_reset):
@@ -260,7 +260,7 @@ def main():
         print(f"lstm_difference: {MODEL} is missing: run `scons deps` first (the model is "
               f"TFLM's example, in the pinned TFLM tree).", file=sys.stderr)
         return 2
-    digits = test_digits.load(os.path.join(ROOT, "models", test_digits.NPZ_NAME))
+    digits = digit_set.load(os.path.join(ROOT, "models", digit_set.NPZ_NAME))
     if not 1 <= arguments.count <= len(digits.images):
         parser.error(f"--count must be 1..{len(digits.images)}")
     images = digits.images[:arguments.count]

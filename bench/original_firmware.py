@@ -33,8 +33,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "site_scons"))
+import bootstrap  # noqa: F401,E402 (site_scons on sys.path)
+from teensyml.paths import ROOT  # noqa: E402
 
 from teensyml import deps  # noqa: E402
 from teensyml.errors import UserError, cli  # noqa: E402

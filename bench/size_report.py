@@ -18,10 +18,11 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "site_scons"))
+import bootstrap  # noqa: F401,E402 (site_scons on sys.path)
+from teensyml.paths import ROOT  # noqa: E402
 
-from teensyml import region_usage, size_report  # noqa: E402
+from teensyml import options, region_usage, size_report  # noqa: E402
+from teensyml.build_layout import build_layout  # noqa: E402
 
 RUNS = 5
 
@@ -33,7 +34,7 @@ def newest_elf():
             found.append(os.path.join(directory, "firmware.elf"))
     if found:
         return max(found, key=os.path.getmtime)
-    fixture = os.path.join(ROOT, "build", "fixture", "fixture", "fixture.elf")
+    fixture = str(build_layout(options.resolve({})).fixture["elf"])
     return fixture if os.path.exists(fixture) else None
 
 

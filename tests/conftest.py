@@ -12,6 +12,16 @@ NEEDS_DEPS_REASON = ("third_party is absent: run `scons deps` (MIRROR=<dir> offl
                      "to enable the real-firmware tests")
 
 
+def layout(directory=None, **arguments):
+    """Where the build puts the configuration of `arguments` (option: value),
+    under `directory` (a checkout; default: this one): teensyml.build_layout."""
+    sys.path.insert(0, str(ROOT / "site_scons"))
+    from teensyml.build_layout import build_layout
+    from teensyml.options import resolve
+    return build_layout(resolve({key: str(value) for key, value in arguments.items()}),
+                        Path(directory, "build") if directory else None)
+
+
 def third_party_ready():
     sys.path.insert(0, str(ROOT / "site_scons"))
     from teensyml import deps
@@ -55,8 +65,11 @@ def host_program(directory, driver, sources, include_dirs=()):
 
 
 def load_bench(name):
-    """bench/<name>.py as a module (bench/ is scripts, not a package)."""
+    """bench/<name>.py as a module (bench/ is scripts, not a package; they
+    import their neighbours, such as bootstrap, as a script would)."""
     import importlib.util
+    if str(ROOT / "bench") not in sys.path:
+        sys.path.append(str(ROOT / "bench"))
     spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "bench" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -91,8 +104,7 @@ def clean_checkout(destination):
 def fixture_firmware():
     """The CI fixture firmware with default placement: {'elf', 'hex', 'map'} paths."""
     run_scons("fixture")
-    base = ROOT / "build" / "fixture" / "fixture"
-    return {kind: base / f"fixture.{kind}" for kind in ("elf", "hex", "map")}
+    return layout().fixture
 
 
 def flash_blocks(hex_path):

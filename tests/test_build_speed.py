@@ -13,11 +13,12 @@ import sys
 
 import pytest
 
-from conftest import ROOT, clean_checkout, load_bench, requires_third_party, run_scons
-from teensyml import build_speed, pch, tflm_sources
+from conftest import ROOT, clean_checkout, layout, load_bench, requires_third_party, run_scons
+from teensyml import build_speed, pch, tflm
+from teensyml.component_table import TFLM_KERNELS
 from teensyml.errors import UserError
 
-FIXTURE_HEX = os.path.join("build", "fixture", "fixture", "fixture.hex")
+FIXTURE_HEX = layout().fixture["hex"].relative_to(ROOT)
 COMPILE_LINE_PREFIXES = ("  CC ", "  CXX ", "  AS ", "  PCH ")
 
 
@@ -262,7 +263,7 @@ def archive_members(library):
 
 
 def expected_kernel_objects(operators, kernels):
-    tree = tflm_sources.TflmTree.from_third_party(str(ROOT / "third_party"))
+    tree = tflm.TflmTree.from_third_party(str(ROOT / "third_party"))
     group = {group.name: group for group in tree.groups(operators, kernels=kernels)}["kernels"]
     return sorted(os.path.splitext(os.path.basename(path))[0] + ".o" for path in group.sources)
 
@@ -284,7 +285,7 @@ def model_with_an_extra_operator(path):
     ("float32", ("CONV_2D", "FULLY_CONNECTED", "MAX_POOL_2D", "RESHAPE", "SOFTMAX"))])
 def test_only_the_kernels_of_the_models_operators_are_compiled(model, operators):
     run_scons(f"MODEL={model}", "USE_CMSIS_NN=1")
-    library = ROOT / "build" / "obj" / f"{model}-cmsis_nn" / "libtflm_kernels.a"
+    library = layout(MODEL=model, USE_CMSIS_NN=1).objects / TFLM_KERNELS.archive
     members = archive_members(library)
     assert members == expected_kernel_objects(operators, "cmsis_nn")
     assert "add.o" not in members and "depthwise_conv.o" not in members
@@ -293,14 +294,14 @@ def test_only_the_kernels_of_the_models_operators_are_compiled(model, operators)
 @requires_third_party
 def test_a_model_with_another_operator_pulls_its_kernel_in(tmp_path):
     model = model_with_an_extra_operator(tmp_path / "extra.tflite")
-    for stale in (ROOT / "build" / "obj" / "cmsis_nn").glob("**/kernels/cmsis_nn/add.o"):
+    for stale in layout(USE_CMSIS_NN=1).shared_objects.glob("**/kernels/cmsis_nn/add.o"):
         stale.unlink()                  # from an earlier run: it must be compiled now
     result = run_scons(f"MODEL={model}", "USE_CMSIS_NN=1", "CACHE=0")
     compiled = compile_lines(result.stdout)
     assert any(line.endswith("kernels/cmsis_nn/add.o") for line in compiled), compiled
     # The kernels every model shares were compiled before: only the new ones are.
     assert not any(line.endswith("kernels/cmsis_nn/conv.o") for line in compiled), compiled
-    library = next((ROOT / "build" / "obj").glob("extra_*-cmsis_nn/libtflm_kernels.a"))
+    library = layout(MODEL=model, USE_CMSIS_NN=1).objects / TFLM_KERNELS.archive
     members = archive_members(library)
     assert "add.o" in members and "reshape.o" not in members
 
@@ -316,7 +317,7 @@ def tree_bytes(*directories):
 
 def kernel_objects():
     """{path: bytes} of the kernels that include the precompiled header."""
-    directory = ROOT / "build" / "obj" / "cmsis_nn" / "third_party" / "tflite-micro"
+    directory = layout(USE_CMSIS_NN=1).shared_objects / "third_party" / "tflite-micro"
     return {path: path.read_bytes() for path in sorted(directory.rglob("kernels/**/*.o"))}
 
 
@@ -327,7 +328,8 @@ def pch_lines(output):
 @requires_third_party
 def test_kernels_compile_with_the_precompiled_header():
     run_scons("USE_CMSIS_NN=1")
-    header = ROOT / "build" / "obj" / "cmsis_nn" / "third_party" / "tflm_kernels_pch.h"
+    header = (layout(USE_CMSIS_NN=1).shared_objects / "third_party" /
+              f"{TFLM_KERNELS.name}_pch.h")
     commands = json.loads((ROOT / "compile_commands.json").read_text())
     kernels = [entry for entry in commands if "/micro/kernels/" in entry["file"]]
     relative = header.relative_to(ROOT)

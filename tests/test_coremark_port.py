@@ -87,7 +87,7 @@ def test_scons_coremark_without_its_sources_says_how(tmp_path):
     assert "bench/coremark.py --mirror DIR" in result.stderr
     assert "names=['coremark']" in result.stderr
     assert "Traceback" not in result.stderr
-    assert not (project / "build" / "coremark" / "coremark.elf").exists()
+    assert not (project / f"{coremark.IMAGE}.elf").exists()
 
 
 @requires_coremark

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 import serial
 
-from conftest import ROOT, requires_third_party, run_scons
+from conftest import ROOT, layout, requires_third_party, run_scons
 from teensyml import console_protocol as protocol
-from teensyml import options, test_digits
+from teensyml import digit_set
 
 pytestmark = [pytest.mark.firmware, requires_third_party]
 
@@ -31,8 +31,7 @@ FLOAT_TOLERANCE = 1e-5
 
 def build(settings):
     run_scons(*(f"{key}={value}" for key, value in settings.items()))
-    variant = options.variant_name(options.resolve(settings))
-    path = ROOT / "build" / variant / "firmware.hex"
+    path = layout(**settings).firmware["hex"]
     assert path.is_file(), f"no {path}"
     return path
 
@@ -85,7 +84,7 @@ def test_command_1_describes_the_model(emulated):
 
 def test_command_2_matches_the_host_runtime(emulated):
     port, configuration = emulated
-    digits = test_digits.load(str(DIGITS))
+    digits = digit_set.load(str(DIGITS))
     name = protocol.parse_description(exchange(port, protocol.INFO, protocol.INFO_END)).model
     result = protocol.parse_result(exchange(port, protocol.INFER_BUILTIN, protocol.RESULT_END))
     assert len(result.layers) == 9 and all(layer.cycles > 0 for layer in result.layers)

@@ -14,9 +14,9 @@ import pytest
 import serial
 from unicorn import UC_HOOK_CODE, UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE
 
-from conftest import ROOT, run_scons
+from conftest import ROOT, layout, run_scons
 from teensyml import memory_map as mm
-from teensyml import options, teensy_image
+from teensyml import teensy_image
 from teensyml.elf_image import read as read_elf
 from teensyml.emulator import Machine, ScriptedConsole, WaitStates, load_firmware
 from teensyml.emulator.counters import REGION_RANGES, clear_stale_it_state, region_index
@@ -40,9 +40,7 @@ def fixture_in_itcm():
     """The fixture with its hot function placed in ITCM."""
     extra = f"{HOT_FUNCTION}*"
     run_scons("fixture", f"ITCM_EXTRA={extra}")
-    name = options.placement_variant_name("fixture", options.resolve({"ITCM_EXTRA": extra}))
-    base = ROOT / "build" / name / "fixture"
-    return {kind: base / f"fixture.{kind}" for kind in ("elf", "hex", "map")}
+    return layout(ITCM_EXTRA=extra).fixture
 
 
 def elf_symbol(path, name):

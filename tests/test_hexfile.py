@@ -5,7 +5,7 @@ import sys
 import pytest
 from intelhex import IntelHex
 
-from conftest import ROOT, requires_third_party, run_scons
+from conftest import ROOT, layout, requires_third_party, run_scons
 from teensyml import hexfile, memory_map as mm
 from teensyml.errors import UserError
 
@@ -30,11 +30,9 @@ def test_fixture_hex_equals_objcopy(fixture_firmware, tmp_path):
 @requires_third_party
 @pytest.mark.parametrize("arguments", [(), ("USE_CMSIS_NN=1", "ITCM=none", "MODEL_MEM=dtcm")])
 def test_firmware_hex_equals_objcopy(arguments, tmp_path):
-    from teensyml import options
     run_scons(*arguments)
-    variant = options.variant_name(options.resolve(dict(a.split("=") for a in arguments)))
-    base = ROOT / "build" / variant / "firmware"
-    assert_same_as_objcopy(f"{base}.elf", f"{base}.hex", tmp_path)
+    image = layout(**dict(a.split("=") for a in arguments)).firmware
+    assert_same_as_objcopy(str(image["elf"]), str(image["hex"]), tmp_path)
 
 
 def elf_from_assembly(tmp_path, address):

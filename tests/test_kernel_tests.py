@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from conftest import ROOT, requires_third_party, run_scons
+from conftest import layout, requires_third_party, run_scons
 from teensyml import kernel_tests as kt
 from teensyml.errors import UserError
 from teensyml.options import OPTIONS_BY_KEY, resolve
@@ -276,14 +276,15 @@ def test_returning_without_the_summary_is_a_failure(assemble):
 # --- real builds --------------------------------------------------------------------------
 
 def results_of(directory, names):
-    return {name: json.loads((ROOT / "build" / "kernel-tests" / directory /
-                              f"{name}_test.result.json").read_text()) for name in names}
+    return {name: json.loads((directory / f"{name}_test.result.json").read_text())
+            for name in names}
 
 
 @requires_third_party
-@pytest.mark.parametrize("use_cmsis_nn, directory", [("0", "reference"), ("1", "cmsis_nn")])
-def test_real_kernel_tests_pass_on_the_emulated_board(use_cmsis_nn, directory):
+@pytest.mark.parametrize("use_cmsis_nn", ["0", "1"])
+def test_real_kernel_tests_pass_on_the_emulated_board(use_cmsis_nn):
     names = ["conv", "unidirectional_sequence_lstm"]
+    directory = layout(USE_CMSIS_NN=use_cmsis_nn, BUILD=kt.BUILD).kernel_tests
     run = run_scons("kernel-tests", f"OPS={','.join(names)}", f"USE_CMSIS_NN={use_cmsis_nn}")
     kernels = "CMSIS-NN" if use_cmsis_nn == "1" else "reference"
     assert (f"kernel-tests ({kernels} kernels, OPS={','.join(names)}): 2 test files: "
@@ -295,9 +296,9 @@ def test_real_kernel_tests_pass_on_the_emulated_board(use_cmsis_nn, directory):
     for result in results.values():
         assert result["passed"] == result["total"] == len(result["tests"])
         assert all(status == "passed" for _, status in result["tests"])
-    log = (ROOT / "build/kernel-tests" / directory / "conv_test.log").read_text()
+    log = (directory / "conv_test.log").read_text()
     assert "~~~ALL TESTS PASSED~~~" in log
-    linked = (ROOT / "build/kernel-tests" / directory / "conv_test.map").read_text()
+    linked = (directory / "conv_test.map").read_text()
     # With CMSIS-NN, our tuned arm_convolve_s8 (src/cmsis_nn_tuned/) is the one
     # linked: it hands grouped convolutions to CMSIS-NN's, renamed upstream_.
     assert ("libcmsis_nn.a(arm_convolve_s8.o) (upstream_arm_convolve_s8)" in linked) == \

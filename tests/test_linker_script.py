@@ -8,7 +8,7 @@ import sys
 import pytest
 from elftools.elf.elffile import ELFFile
 
-from conftest import ROOT, requires_third_party, run_scons
+from conftest import ROOT, layout, requires_third_party, run_scons
 from teensyml import linker_script, memory_map as mm
 from teensyml.errors import UserError
 from teensyml.linker_script import Placement
@@ -66,7 +66,7 @@ def test_itcm_kernels_leaves_the_kernels_set_up_code_in_flash():
 @pytest.mark.firmware
 def test_set_up_code_runs_from_flash_and_eval_from_itcm():
     run_scons("USE_CMSIS_NN=1")
-    with open(ROOT / "build" / "int8-cmsis_nn" / "firmware.elf", "rb") as stream:
+    with open(layout(USE_CMSIS_NN=1).firmware["elf"], "rb") as stream:
         symbols = {symbol.name: symbol["st_value"] for symbol in
                    ELFFile(stream).get_section_by_name(".symtab").iter_symbols()}
     in_flash = lambda name: mm.FLASH.contains(symbols[name])     # noqa: E731
@@ -113,7 +113,7 @@ def test_arena_placement(arena_mem, region):
 def link(tmp_path, fixture_firmware, placement, extra_source=""):
     """Link the fixture's objects plus `extra_source` (assembly) with the script
     for `placement`, through the same guard the build uses."""
-    objects = sorted(str(p) for p in (ROOT / "build" / "obj" / "fixture").rglob("*.o"))
+    objects = sorted(str(p) for p in layout().fixture_objects.rglob("*.o"))
     script = tmp_path / "test.ld"
     script.write_text(linker_script.render(TEMPLATE, placement))
     sources = []

@@ -10,7 +10,7 @@ import pytest
 
 from conftest import ROOT, requires_third_party, run_scons
 from teensyml import console_protocol as protocol
-from teensyml import options, test_digits
+from teensyml import digit_set, options
 
 pytestmark = [pytest.mark.firmware, requires_third_party]
 
@@ -38,7 +38,7 @@ def firmware_outputs(kernels, images):
 
 @pytest.fixture(scope="module")
 def images():
-    digits = test_digits.load(ROOT / "models" / test_digits.NPZ_NAME)
+    digits = digit_set.load(ROOT / "models" / digit_set.NPZ_NAME)
     return [np.ascontiguousarray(digits.images[index], dtype=np.uint8) for index in SEQUENCE]
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, THIRD_PARTY, requires_third_party, run_scons
-from teensyml import firmware_model, model_codegen, test_digits, tflm_ops
+from teensyml import digit_set, firmware_model, model_codegen, tflm_ops
 from teensyml.errors import UserError
 from teensyml.tflite_model import load_schema, read_model
 
@@ -79,7 +79,7 @@ def test_committed_report_matches_the_file(kind):
 
 
 def test_committed_test_digits_belong_to_the_committed_models():
-    digits = test_digits.load(str(MODELS / test_digits.NPZ_NAME))
+    digits = digit_set.load(str(MODELS / digit_set.NPZ_NAME))
     assert len(digits.images) == 100 and digits.builtin_test_index < 100
     for kind in ("int8", "float32"):
         name = f"mnist_{kind}"
@@ -234,10 +234,10 @@ def test_hybrid_model_is_refused(tmp_path):
 
 
 def test_builtin_digit(tmp_path):
-    paths = model_codegen.write_builtin_digit(str(MODELS / test_digits.NPZ_NAME),
+    paths = model_codegen.write_builtin_digit(str(MODELS / digit_set.NPZ_NAME),
                                               str(tmp_path / "builtin_digit.cc"))
     assert [p.rsplit("/", 1)[1] for p in paths] == ["builtin_digit.cc", "builtin_digit.h"]
-    digits = test_digits.load(str(MODELS / test_digits.NPZ_NAME))
+    digits = digit_set.load(str(MODELS / digit_set.NPZ_NAME))
     assert digits.builtin_label == 8
     assert digits.builtin_test_index == 61     # the first 8 of the MNIST test set
     header = (tmp_path / "builtin_digit.h").read_text()
@@ -268,7 +268,7 @@ def test_unsupported_ops_error_lists_all_of_them():
 @pytest.mark.skipif(not (THIRD_PARTY / "tflite-micro" / "tensorflow").is_dir(),
                     reason="third_party/tflite-micro is absent: run `scons deps`")
 def test_table_matches_the_pinned_tflm_resolver():
-    from teensyml.tflm_sources import TflmTree
+    from teensyml.tflm import TflmTree
     index = TflmTree(str(THIRD_PARTY / "tflite-micro")).index
     header = {op: entry["method"] for part in ("ops", "ops_elsewhere")
               for op, entry in index[part].items() if not op.startswith("Signal")}
@@ -305,7 +305,7 @@ env = Environment(tools=[], toolpath=[{str(ROOT / 'site_scons' / 'site_tools')!r
 env.Tool("teensy_model")
 model = env.ModelInfo({str(committed('int8'))!r})
 env.ModelSources("gen", model.path)
-env.BuiltinDigit("gen/builtin_digit.cc", {str(MODELS / test_digits.NPZ_NAME)!r})
+env.BuiltinDigit("gen/builtin_digit.cc", {str(MODELS / digit_set.NPZ_NAME)!r})
 print("ops", ",".join(model.operators))
 print("tf", any(m.split(".")[0] in ("tensorflow", "tflite_micro") for m in sys.modules))
 """)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT
-from teensyml import test_digits
+from teensyml import digit_set
 from teensyml.errors import UserError
 from teensyml.model_input import model_input
 from teensyml.model_pipeline import mnist_data
@@ -66,8 +66,8 @@ def test_report_is_consistent_with_the_file(small_run, name):
 
 
 def test_test_digits_hold_tflm_outputs(small_run):
-    digits = test_digits.load(str(small_run / test_digits.NPZ_NAME))
-    index = json.loads((small_run / test_digits.INDEX_NAME).read_text())
+    digits = digit_set.load(str(small_run / digit_set.NPZ_NAME))
+    index = json.loads((small_run / digit_set.INDEX_NAME).read_text())
     assert digits.images.shape == (DIGITS, 28, 28) and digits.images.dtype == np.uint8
     assert index["count"] == DIGITS
     assert digits.builtin_label == 8 and index["builtin_digit"]["test_index"] == 61
@@ -90,7 +90,7 @@ def test_expected_outputs_and_arena_reproduce_in_tflm(small_run, name):
     model = (small_run / f"{name}.tflite").read_bytes()
     info = read_model(small_run / f"{name}.tflite")
     report = json.loads((small_run / f"{name}.json").read_text())
-    digits = test_digits.load(str(small_run / test_digits.NPZ_NAME))
+    digits = digit_set.load(str(small_run / digit_set.NPZ_NAME))
     arena = report["arena_bytes_host"]
     with quiet_output(show_on_error=False):
         interpreter = runtime.Interpreter.from_bytes(model, arena_size=arena)

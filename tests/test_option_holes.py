@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from serial.tools.list_ports_common import ListPortInfo
 
-from conftest import NEEDS_DEPS_REASON, ROOT, THIRD_PARTY, requires_third_party, run_scons
+from conftest import (NEEDS_DEPS_REASON, ROOT, THIRD_PARTY, layout, requires_third_party,
+                      run_scons)
 from teensyml import firmware_model, options
 from teensyml.emulator.cli import options_argv
 from teensyml.errors import UserError
@@ -99,8 +100,7 @@ def test_itcm_extra_matching_nothing_lists_candidates(value, kind, candidate):
     message = refused(result, f"ITCM_EXTRA={value} asks for code this firmware does not have",
                       f"{value} matches no {kind} of this firmware", candidate, "fixture.map")
     assert "*Conv*" in message
-    variant = options.placement_variant_name("fixture", options.resolve({"ITCM_EXTRA": value}))
-    assert not (ROOT / "build" / variant / "fixture" / "fixture.elf").exists()
+    assert not layout(ITCM_EXTRA=value).fixture["elf"].exists()
 
 
 # --- `$` in a value: never expanded by SCons -------------------------------------------------
@@ -123,11 +123,11 @@ def test_dollar_in_send_reaches_the_firmware():
 def test_dollar_in_a_model_path(tmp_path):
     model = tmp_path / "mine$x.tflite"
     shutil.copy(MODELS / "mnist_int8.tflite", model)
-    name = options.compile_variant_name(options.resolve({"MODEL": str(model)}))
-    assert "$" not in name
+    elf = layout(MODEL=model).firmware["elf"].relative_to(ROOT)
+    assert "$" not in str(elf)
     result = run_scons("-n", f"MODEL={model}")
     assert "Traceback" not in result.stdout + result.stderr
-    assert f"build/{name}/firmware.elf" in result.stdout
+    assert str(elf) in result.stdout
 
 
 # --- a place that cannot be written at read time -------------------------------------------

@@ -10,14 +10,13 @@ import shutil
 
 import pytest
 
-from conftest import THIRD_PARTY, clean_checkout, requires_third_party, run_scons
+from conftest import THIRD_PARTY, clean_checkout, layout, requires_third_party, run_scons
 from teensyml import deps
 from test_build_speed import compile_lines
 
 pytestmark = requires_third_party
 
-CONFIGURATION = ["USE_CMSIS_NN=1"]
-IMAGE = "build/int8-cmsis_nn/firmware"
+CONFIGURATION = {"USE_CMSIS_NN": 1}
 
 
 def checkout_with_third_party(destination):
@@ -43,9 +42,11 @@ def builds(tmp_path_factory):
     found = []
     for place in places:
         directory = checkout_with_third_party(place)
-        result = run_scons(*CONFIGURATION, f"CACHE={cache}", cwd=directory)
+        result = run_scons(*(f"{key}={value}" for key, value in CONFIGURATION.items()),
+                           f"CACHE={cache}", cwd=directory)
+        image = layout(directory, **CONFIGURATION).firmware
         found.append({"dir": directory, "output": result.stdout,
-                      "hex": directory / f"{IMAGE}.hex", "elf": directory / f"{IMAGE}.elf"})
+                      "hex": image["hex"], "elf": image["elf"]})
     return found
 
 
@@ -63,8 +64,9 @@ def test_no_checkout_path_in_the_image(builds):
         assert path not in hex_data(build["hex"])
         # Nor in the ELF's debug information (-ffile-prefix-map).
         assert path not in build["elf"].read_bytes()
-    # What __FILE__ gives TFLM's messages: paths from the top directory.
-    assert b"third_party/tflite-micro/tensorflow/" in hex_data(builds[0]["hex"])
+    # Source paths in the debug information are from the top directory (BUILD=release
+    # compiles TFLM's messages, and so their __FILE__, out of the image).
+    assert b"third_party/tflite-micro/tensorflow/" in builds[0]["elf"].read_bytes()
 
 
 def test_a_second_checkout_compiles_nothing_from_a_warm_cache(builds):

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import serial
 
-from conftest import ROOT, requires_third_party, run_scons
+from conftest import ROOT, layout, requires_third_party, run_scons
 from teensyml import console_protocol as protocol
 from teensyml import run_model
 from teensyml.emulator import Machine, ScriptedConsole, load_firmware
@@ -267,9 +267,7 @@ def test_compare_refuses_a_board_that_runs_another_model_before_sending(tmp_path
     import sys
     run_scons("MODEL=int8")
     np.save(tmp_path / "zeros.npy", np.zeros((3, 28, 28, 1), np.float32))
-    from teensyml import options
-    variant = options.variant_name(options.resolve({"MODEL": "int8"}))
-    with emulated_port(ROOT / "build" / variant / "firmware.hex") as port:
+    with emulated_port(layout(MODEL="int8").firmware["hex"]) as port:
         result = subprocess.run([sys.executable, str(ROOT / "tools" / "run_model.py"),
                                  f"PORT={port}", "MODEL=float32", "COMPARE=1",
                                  f"INPUT={tmp_path / 'zeros.npy'}"],

@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, requires_third_party, run_scons
+from conftest import ROOT, layout, requires_third_party, run_scons
 from halfkay_model import HalfKayBoard, ModelBus
 from loader_stand_in import BANNER, FOUND, WAITING, stand_in  # noqa: F401
 from pty_peer import PtyPeer, Terminal
@@ -327,7 +327,7 @@ def test_an_interrupted_build_ends_with_the_signals_status(signum, tmp_path):
     rebuilt = subprocess.run(SCONS + ["fixture", "CACHE=0"], cwd=directory,
                              capture_output=True, text=True)
     assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
-    load_bootable(str(directory / "build" / "fixture" / "fixture" / "fixture.hex"))
+    load_bootable(str(layout(directory).fixture["hex"]))
 
 
 @requires_third_party
@@ -337,7 +337,7 @@ def test_a_build_interrupted_while_the_precompiled_header_is_written_leaves_none
     """The kernels' .gch (teensyml.pch) is written under a temporary name:
     a build stopped while GCC writes it leaves neither, and the next build
     builds it again and is whole."""
-    third_party = ROOT / "build" / "obj" / "cmsis_nn" / "third_party"
+    third_party = layout(USE_CMSIS_NN=1).shared_objects / "third_party"
     stamp = third_party / "tflm_kernels_pch.h.stamp"
     run_scons("USE_CMSIS_NN=1", "CACHE=0")
     stamp.unlink()                              # the next build builds the .gch first

@@ -11,10 +11,10 @@ import sys
 
 import pytest
 
-from conftest import ROOT, clean_checkout, run_scons
+from conftest import ROOT, clean_checkout, layout, run_scons
 from size_report_helpers import (expected_regions, nm_sizes, nm_value, objdump_sections,
                                  run_tool, size_a)
-from teensyml import components, memory_map as mm, options, size_report
+from teensyml import components, memory_map as mm, size_report
 from teensyml.errors import UserError
 
 HOT = "fixture_hot*"
@@ -29,8 +29,7 @@ def fixture_report(fixture_firmware):
 def hot_fixture():
     """The fixture with its hot loop in ITCM (ITCM_EXTRA=fixture_hot*)."""
     run_scons("fixture", f"ITCM_EXTRA={HOT}")
-    variant = options.placement_variant_name("fixture", options.resolve({"ITCM_EXTRA": HOT}))
-    return ROOT / "build" / variant / "fixture" / "fixture.elf"
+    return layout(ITCM_EXTRA=HOT).fixture["elf"]
 
 
 def test_region_totals_are_what_size_A_lists(fixture_firmware, fixture_report):
@@ -50,8 +49,7 @@ def test_region_totals_are_what_size_A_lists(fixture_firmware, fixture_report):
                                        {"MODEL_MEM": "ocram"}])
 def test_other_placements_add_up_too(placement):
     run_scons("fixture", *(f"{key}={value}" for key, value in placement.items()))
-    variant = options.placement_variant_name("fixture", options.resolve(placement))
-    elf = ROOT / "build" / variant / "fixture" / "fixture.elf"
+    elf = layout(**placement).fixture["elf"]
     sections, extent = expected_regions(elf)
     report = size_report.build(elf)
     for name, region in report["regions"].items():
@@ -151,7 +149,7 @@ def test_every_link_writes_a_json_report_and_diff_prev_shows_the_last_change(tmp
     name.size.prev.json, and DIFF=prev shows what the edit in between cost."""
     project = clean_checkout(tmp_path / "project")
     run_scons("fixture", cwd=project)
-    elf = project / "build" / "fixture" / "fixture" / "fixture.elf"
+    elf = layout(project).fixture["elf"]
     first = json.loads(open(size_report.json_path_of(elf)).read())
     assert first["regions"] == size_report.build(elf)["regions"]
     _, extent_before = expected_regions(elf)
@@ -318,7 +316,7 @@ def guarded_link(tmp_path, placement, assembly):
                                            placement))
     (tmp_path / "extra.S").write_text(assembly)
     elf = tmp_path / "test.elf"
-    objects = sorted(str(p) for p in (ROOT / "build" / "obj" / "fixture").rglob("*.o"))
+    objects = sorted(str(p) for p in layout().fixture_objects.rglob("*.o"))
     command = ["arm-none-eabi-gcc", "-mcpu=cortex-m7", "-mfpu=fpv5-d16", "-mfloat-abi=hard",
                "-mthumb", "--specs=nano.specs", "--specs=nosys.specs", "-nostartfiles",
                "-Wl,--gc-sections", "-Wl,--no-warn-rwx-segments", "-T", str(script),

@@ -4,9 +4,9 @@ import re
 
 import pytest
 
-from conftest import ROOT, requires_third_party, run_scons
+from conftest import layout, requires_third_party, run_scons
 from size_report_helpers import expected_regions, nm_sizes, objdump_sections, size_a
-from teensyml import components, memory_map as mm, options, size_report
+from teensyml import components, memory_map as mm, size_report
 
 pytestmark = [requires_third_party, pytest.mark.firmware]
 
@@ -18,8 +18,8 @@ def build_firmware(**arguments):
     """Build one configuration; its ELF, or a skip saying why it cannot be built."""
     words = [f"{key}={value}" for key, value in arguments.items()]
     result = run_scons(*words, check=False)
-    variant = options.variant_name(options.resolve(arguments))
-    found = sorted((ROOT / "build" / variant).rglob("firmware.elf"))
+    variant = layout(**arguments).link
+    found = sorted(variant.rglob("firmware.elf"))
     if result.returncode != 0 or not found:
         lines = (result.stderr + result.stdout).splitlines()
         errors = [line for line in lines if re.match(r"^(\w*Error\b|error:|scons: \*\*\*)",

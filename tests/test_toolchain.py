@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from conftest import clean_checkout, run_scons
+from conftest import clean_checkout, layout, run_scons
 
 PREFIX = "arm-none-eabi-"
 BUILD_TOOLS = ("gcc", "g++", "ar")
@@ -59,4 +59,4 @@ def test_gcc_gxx_and_ar_are_all_the_build_needs(checkout, tmp_path):
     it does: with exactly these tools on PATH the fixture builds."""
     run_scons("fixture", "CACHE=0", cwd=checkout,
               env=environment_with(tmp_path / "bin", BUILD_TOOLS))
-    assert (checkout / "build" / "fixture" / "fixture" / "fixture.hex").is_file()
+    assert layout(checkout).fixture["hex"].is_file()

@@ -14,7 +14,7 @@ import sys
 import pytest
 
 import teensy_images as ti
-from conftest import ROOT, clean_checkout, run_scons
+from conftest import ROOT, clean_checkout, layout, run_scons
 from halfkay_model import HalfKayBoard, ModelBus
 from loader_stand_in import stand_in  # noqa: F401
 from scons_commands import make_project, run_scons as run_project_scons
@@ -206,7 +206,7 @@ def checkout(tmp_path_factory):
 
 @pytest.mark.parametrize("output", ["hex", "elf"])
 def test_scons_rebuilds_an_output_damaged_in_place(output, checkout):
-    path = checkout / "build" / "fixture" / "fixture" / f"fixture.{output}"
+    path = layout(checkout).fixture[output]
     whole = path.read_bytes()
     path.write_bytes(whole[:len(whole) // 2])
     run_scons("fixture", cwd=checkout)
@@ -215,7 +215,7 @@ def test_scons_rebuilds_an_output_damaged_in_place(output, checkout):
 
 
 def test_scons_emulate_runs_the_rebuilt_hex(checkout):
-    path = checkout / "build" / "fixture" / "fixture" / "fixture.hex"
+    path = layout(checkout).fixture["hex"]
     lines = path.read_text().splitlines(True)
     path.write_text("".join(cut_at_a_record(lines)))
     result = run_scons("emulate-fixture", "SEND=h", cwd=checkout)

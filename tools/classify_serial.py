@@ -13,8 +13,7 @@ import argparse
 import os
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir,
-                                "site_scons"))
+import bootstrap  # noqa: F401,E402 (site_scons on sys.path)
 
 from teensyml.errors import cli  # noqa: E402
 from teensyml.option_values import from_assignments, option_value, options_help  # noqa: E402
@@ -39,10 +38,10 @@ def main(argv=None):
                         help="seconds to wait for each answer (60)")
     arguments = parser.parse_intermixed_args(argv)
     values = from_assignments(arguments.options, KEYS)
-    from teensyml import test_digits
+    from teensyml import digit_set
     from teensyml.classify_serial import Exchange, classify
     from teensyml.serial_link import SerialLink, candidate_ports, pick_port
-    digits = test_digits.load(arguments.digits)
+    digits = digit_set.load(arguments.digits)
     port = pick_port(values["PORT"].strip(), [] if values["PORT"].strip()
                      else candidate_ports())
     link = SerialLink(port, option_value("BAUD", values["BAUD"]),

@@ -9,11 +9,9 @@
 
 The work is teensyml.emulator.cli; `tools/emulate.py -h` lists every flag.
 """
-import os
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir,
-                                "site_scons"))
+import bootstrap  # noqa: F401,E402 (site_scons on sys.path)
 
 from teensyml.emulator.cli import main  # noqa: E402
 

@@ -11,8 +11,7 @@ import argparse
 import os
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir,
-                                "site_scons"))
+import bootstrap  # noqa: F401,E402 (site_scons on sys.path)
 
 from teensyml.errors import cli  # noqa: E402
 

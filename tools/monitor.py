@@ -5,11 +5,9 @@
     tools/monitor.py PORT=/dev/pts/3 SEND=2 EXPECT=predicted TIMEOUT=10
 """
 import argparse
-import os
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir,
-                                "site_scons"))
+import bootstrap  # noqa: F401,E402 (site_scons on sys.path)
 
 from teensyml.errors import cli  # noqa: E402
 from teensyml.option_values import from_assignments, keys_of, options_help  # noqa: E402

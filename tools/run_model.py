@@ -15,13 +15,11 @@ import argparse
 import os
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir,
-                                "site_scons"))
+import bootstrap  # noqa: F401,E402 (site_scons on sys.path)
 
 from teensyml.errors import UserError, cli  # noqa: E402
 from teensyml.option_values import from_assignments, keys_of, options_help  # noqa: E402
 
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir)
 # The firmware's configuration names the image to emulate and the model to compare with.
 KEYS = keys_of("run-model", "configuration") + ("PORT", "BAUD", "TIMEOUT")
 
@@ -38,10 +36,11 @@ def main(argv=None):
                                            "configuration's build/<variant>/firmware.hex)")
     arguments = parser.parse_intermixed_args(argv)
     values = from_assignments(arguments.options, KEYS)
-    from teensyml import firmware_model, options, run_model
+    from teensyml import firmware_model, run_model
+    from teensyml.build_layout import build_layout
+    from teensyml.paths import ROOT
     model = firmware_model.resolve(values["MODEL"], os.path.join(ROOT, "models")).path
-    firmware = arguments.firmware or os.path.join(ROOT, "build", options.variant_name(values),
-                                                  "firmware.hex")
+    firmware = arguments.firmware or str(build_layout(values).firmware["hex"])
     elf = os.path.splitext(firmware)[0] + ".elf"
     if not values["PORT"].strip() and not os.path.isfile(firmware):
         raise UserError(f"There is no {os.path.relpath(firmware)} to emulate: build it with "

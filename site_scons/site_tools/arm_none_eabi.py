@@ -10,6 +10,7 @@ import shutil
 
 from SCons.Action import Action
 
+from teensyml import quiet
 from teensyml.build_types import BUILD_TYPES, DEFAULT_BUILD
 from teensyml.errors import UserError
 from teensyml.options import scons_escape
@@ -34,13 +35,6 @@ C_FLAGS = ["-std=gnu11"]
 PREFIX_MAP_FLAGS = ["$(", "-ffile-prefix-map=${TOP_DIR}=.", "$)"]
 LINK_FLAGS = CPU_FLAGS + ["--specs=nano.specs", "--specs=nosys.specs", "-nostartfiles",
                           "-Wl,--gc-sections", "-Wl,--no-warn-rwx-segments"]
-
-QUIET_COMMANDS = {
-    "CCCOMSTR": "CC", "SHCCCOMSTR": "CC", "CXXCOMSTR": "CXX", "SHCXXCOMSTR": "CXX",
-    "ASCOMSTR": "AS", "ASPPCOMSTR": "AS", "ARCOMSTR": "AR", "RANLIBCOMSTR": "",
-    "LINKCOMSTR": "LINK",
-}
-
 
 def find_compiler(toolchain_dir=""):
     """Path of arm-none-eabi-gcc, or a UserError saying how to install it."""
@@ -75,10 +69,6 @@ def check_toolchain(bin_dir):
                         f"holds all of them.")
 
 
-def quiet_line(verb):
-    return f"  {verb:<5}$TARGET" if verb else ""
-
-
 def generate(env):
     for tool in ("gcc", "g++", "gnulink", "ar", "as"):
         env.Tool(tool)
@@ -105,8 +95,8 @@ def generate(env):
     if build.optimized:
         env.Append(CPPDEFINES=["NDEBUG"])
     if not env.get("VERBOSE"):
-        for variable, verb in QUIET_COMMANDS.items():
-            env[variable] = quiet_line(verb)
+        for variable, verb in quiet.TOOL_COMMANDS.items():
+            env[variable] = quiet.line(verb)
 
 
 def exists(env):

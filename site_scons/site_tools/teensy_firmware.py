@@ -4,16 +4,14 @@ Adds the builders every firmware (the TFLM app and the CI fixture) goes
 through: the memory-map header for C, the generated linker script, the link
 with its map file and post-link check, the Intel HEX, and a one-line summary.
 """
-import os
 import sys
 
 from SCons.Script import Action, Value
 
-from teensyml import firmware_config, linker_script, memory_map
+from teensyml import component_table, firmware_config, linker_script, memory_map, quiet
 from teensyml.atomic_file import update_text
 from teensyml.errors import build_action
-
-SITE_SCONS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from teensyml.paths import SITE_SCONS
 
 LINKER_TEMPLATE = "#linker/teensy40.ld.in"
 
@@ -65,6 +63,9 @@ def _changed_since_built(target):
 def firmware(env, name, sources, script, libs=()):
     """Link `sources` and `libs` with `script` into name.elf, name.map and
     name.hex. Returns {'elf', 'hex', 'map'} nodes."""
+    # Only libraries the component table lists: the linker script and the
+    # size report know them by name.
+    component_table.check_archives([node.name for node in env.Flatten(list(libs))])
     env = env.Clone()
     rebuild_damaged_outputs(env)     # what flash and emulate read
     map_file = env.File(f"{name}.map")
@@ -100,7 +101,7 @@ def firmware_config_header(env, target, model, kernels):
 
 def quiet_line(env, verb):
     """The *COMSTR of a step: a short line, or the full command with VERBOSE=1."""
-    return None if env.get("VERBOSE") else f"  {verb:<5}$TARGET"
+    return quiet.line(verb, env.get("VERBOSE"))
 
 
 def generate(env):

@@ -18,9 +18,9 @@ from SCons.Script import Action
 from teensyml import kernel_tests
 from teensyml.atomic_file import write_text
 from teensyml.errors import build_action
+from teensyml.paths import TEENSYML
 
-EMULATOR_SOURCES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                "teensyml", "emulator")
+EMULATOR_SOURCES = os.path.join(TEENSYML, "emulator")
 
 
 @build_action

@@ -13,17 +13,16 @@ import sys
 
 from SCons.Script import Action, Exit
 
-from teensyml import firmware_model, model_codegen
+from teensyml import firmware_model, model_codegen, quiet
 from teensyml.errors import UserError, build_action, report
 from teensyml.options import scons_escape
+from teensyml.paths import TEENSYML
 
 MODELS_DIR = "#models"
 PIPELINE_SCRIPT = "#tools/model.py"
 CHECK_CACHE_DIR = "#build"           # firmware_model's cached checks
-TEENSYML_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                            "teensyml")
 # The generators' own sources: editing one regenerates the C++.
-CODEGEN_MODULES = ("model_codegen.py", "tflite_model.py", "tflm_ops.py", "test_digits.py")
+CODEGEN_MODULES = ("model_codegen.py", "tflite_model.py", "tflm_ops.py", "digit_set.py")
 
 
 def model_info(env, model_option, model_mem=None):
@@ -72,12 +71,11 @@ def builtin_digit(env, target, digits_path):
 
 
 def _codegen_files(env):
-    return [env.File(os.path.join(TEENSYML_DIR, name)) for name in CODEGEN_MODULES]
+    return [env.File(os.path.join(TEENSYML, name)) for name in CODEGEN_MODULES]
 
 
 def _quiet(env):
-    # teensy_firmware's one-line progress when that tool is loaded.
-    return env.QuietLine("GEN") if hasattr(env, "QuietLine") else None
+    return quiet.line("GEN", env.get("VERBOSE"))
 
 
 def _add_model_alias(env):
@@ -85,7 +83,7 @@ def _add_model_alias(env):
     # (index, certificates) fetch MNIST, and the cache lives in their home.
     pipeline_env = env.Clone(ENV=dict(os.environ))
     command = [sys.executable, pipeline_env.File(PIPELINE_SCRIPT).abspath]
-    line = None if env.get("VERBOSE") else "  MODEL retraining (tools/model.py)"
+    line = quiet.line("MODEL", env.get("VERBOSE"), "retraining (tools/model.py)")
     alias = pipeline_env.Alias("model", [], Action([command], line))
     pipeline_env.AlwaysBuild(alias)
 

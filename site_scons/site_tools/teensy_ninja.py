@@ -24,8 +24,7 @@ import SCons.Node
 from SCons.Script import SetOption
 
 from teensyml.errors import UserError
-
-SITE_SCONS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from teensyml.paths import SITE_SCONS
 
 
 def _regenerate_deps(env):

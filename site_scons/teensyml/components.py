@@ -8,7 +8,9 @@ for objects. In origin globs `*` stays within one path component and `**`
 spans any number, so `**/fixture/*.o` is not fooled by build/fixture/board_core/.
 Bytes no input section owns are padding (fill inside a section, alignment
 between sections) or linker-generated (stubs, veneers, LONG(...) tables). An
-object no rule names lands in OTHER, and reports list it.
+object no rule names lands in OTHER, and reports list it. The libraries the
+build makes come from the component table (component_table.py), which names
+each one's component here.
 """
 import bisect
 import functools
@@ -17,7 +19,7 @@ from collections import Counter
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
-from . import map_file
+from . import component_table, map_file
 from .errors import UserError
 
 
@@ -29,25 +31,42 @@ class Component:
     sections: tuple = ()    # globs over input-section names; empty: any
 
 
-COMPONENTS = (
-    # The weights: whatever object holds them, the .model_data input section.
-    Component("model", "model data", ("**",), (".model_data", ".model_data.*")),
-    Component("app", "application", ("**/app/**", "**/fixture/*.o", "**/tensor_console/*.o")),
-    Component("tflm-core", "TFLM core", ("libtflm_core.a(*)",)),
-    Component("tflm-kernels", "TFLM kernels", ("libtflm_kernels.a(*)",)),
-    Component("cmsis-nn", "CMSIS-NN", ("libcmsis_nn.a(*)",)),
-    Component("nxp-sdk", "NXP SDK", ("libnxp_sdk.a(*)", "**/mcux-sdk/**")),
-    Component("board", "board support", ("libboard.a(*)", "**/board_core/*.o", "**/board/**")),
-    Component("newlib", "newlib (libc, libm)",
-              ("libc_nano.a(*)", "libc.a(*)", "libg_nano.a(*)", "libg.a(*)", "libm.a(*)",
-               "libnosys.a(*)")),
-    Component("libstdc++", "libstdc++/libsupc++",
-              ("libstdc++_nano.a(*)", "libstdc++.a(*)", "libsupc++_nano.a(*)",
-               "libsupc++.a(*)")),
-    Component("libgcc", "libgcc (compiler runtime)", ("libgcc.a(*)", "**/crt*.o")),
-    Component("linker", "linker-generated (stubs, veneers, copy tables)",
-              (map_file.LINKER_STUBS,)),
-)
+def size_components(libraries=component_table.LIBRARIES):
+    """The components, in the order classify() tries them; the archives of the
+    libraries the build makes come from the component table."""
+    built = {key: component_table.component_archives(key, libraries)
+             for key in {library.component for library in libraries}}
+    rows = (
+        # The weights: whatever object holds them, the .model_data input section.
+        Component("model", "model data", ("**",), (".model_data", ".model_data.*")),
+        Component("app", "application",
+                  ("**/app/**", "**/fixture/*.o", "**/tensor_console/*.o")),
+        Component("tflm-core", "TFLM core", built.pop("tflm-core", ())),
+        Component("tflm-kernels", "TFLM kernels", built.pop("tflm-kernels", ())),
+        Component("tflm-testing", "TFLM test support (kernel-test images)",
+                  built.pop("tflm-testing", ())),
+        Component("cmsis-nn", "CMSIS-NN", built.pop("cmsis-nn", ())),
+        Component("nxp-sdk", "NXP SDK", built.pop("nxp-sdk", ()) + ("**/mcux-sdk/**",)),
+        Component("board", "board support",
+                  built.pop("board", ()) + ("**/board_core/*.o", "**/board/**")),
+        Component("newlib", "newlib (libc, libm)",
+                  ("libc_nano.a(*)", "libc.a(*)", "libg_nano.a(*)", "libg.a(*)", "libm.a(*)",
+                   "libnosys.a(*)")),
+        Component("libstdc++", "libstdc++/libsupc++",
+                  ("libstdc++_nano.a(*)", "libstdc++.a(*)", "libsupc++_nano.a(*)",
+                   "libsupc++.a(*)")),
+        Component("libgcc", "libgcc (compiler runtime)", ("libgcc.a(*)", "**/crt*.o")),
+        Component("linker", "linker-generated (stubs, veneers, copy tables)",
+                  (map_file.LINKER_STUBS,)),
+    )
+    if built:
+        raise component_table.UnknownLibrary(
+            f"The component table names size-report component(s) {', '.join(sorted(built))} "
+            f"that components.py does not define: add them there with a label.")
+    return rows
+
+
+COMPONENTS = size_components()
 PADDING = Component("padding", "padding (alignment, fill, gaps)")
 OTHER = Component("other", "objects no rule in components.py names")
 # Bytes inside a section the map lists nothing for: none in a consistent
@@ -58,10 +77,10 @@ ALL = COMPONENTS + (PADDING, OTHER, UNLISTED)
 BY_KEY = {component.key: component for component in ALL}
 
 
-def classify(origin, section_name):
+def classify(origin, section_name, components=COMPONENTS):
     """The component key of one input section."""
     key = map_file.origin_key(origin)
-    for component in COMPONENTS:
+    for component in components:
         if component.sections and not any(fnmatchcase(section_name, pattern)
                                            for pattern in component.sections):
             continue

@@ -216,7 +216,7 @@ def _git(args, cwd=None, git_dir=None, stdin=None, stdout=subprocess.PIPE):
             from None
 
 
-def _git_dir_of(repository):
+def git_dir_of(repository):
     """The git directory of a repository path (bare or with a work tree), or None."""
     result = _git(["rev-parse", "--absolute-git-dir"], cwd=repository)
     return result.stdout.decode().strip() if result.returncode == 0 else None
@@ -232,7 +232,7 @@ def mirror_source(dep, mirror):
     if not repository.exists():
         raise UserError(f"MIRROR={mirror} has no {dep.name}: expected a git repository "
                         f"of {dep.url} at {repository}.")
-    git_dir = _git_dir_of(repository)
+    git_dir = git_dir_of(repository)
     if git_dir is None:
         raise UserError(f"{repository} is not a git repository; MIRROR needs one git "
                         f"repository (bare or not) per dependency, named as in "
@@ -277,9 +277,21 @@ def read_file_at(git_dir, commit, path):
 
 def _extract(git_dir, dep, destination):
     """Write dep.paths at dep.commit into `destination` (an empty directory)."""
+    try:
+        return extract(git_dir, dep.commit, dep.paths, destination)
+    except UserError as error:
+        raise UserError(f"Extracting {dep.name} failed: {error}. Check the paths listed "
+                        f"for [{dep.name}] in third_party/manifest.toml.") from None
+
+
+def extract(git_dir, revision, paths, destination):
+    """Write `paths` (every file when empty) of `revision` (a commit or tag)
+    into `destination`; the number of files. A UserError with git's message
+    when it cannot."""
+    os.makedirs(destination, exist_ok=True)
     archive = subprocess.Popen(
-        ["git", "--git-dir", str(git_dir), "archive", "--format=tar", dep.commit, "--"]
-        + list(dep.paths), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        ["git", "--git-dir", str(git_dir), "archive", "--format=tar", revision, "--"]
+        + list(paths), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     count = 0
     try:
         with tarfile.open(fileobj=archive.stdout, mode="r|") as tar:
@@ -290,8 +302,7 @@ def _extract(git_dir, dep, destination):
         archive.kill()          # git's own message below says what it could not read
     error = archive.stderr.read().decode().strip()
     if archive.wait() != 0:
-        raise UserError(f"Extracting {dep.name} failed: {error}. Check the paths listed "
-                        f"for [{dep.name}] in third_party/manifest.toml.")
+        raise UserError(error)
     return count
 
 

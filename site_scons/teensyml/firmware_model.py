@@ -18,7 +18,7 @@ import json
 import os
 from dataclasses import dataclass
 
-from . import options, test_digits
+from . import digit_set, options
 from .atomic_file import write_text
 from .errors import UserError
 
@@ -54,7 +54,7 @@ def resolve(model_option, models_dir, cache_dir=None):
     return FirmwareModel(name=stem, path=path, sha256=sha256, operators=operators,
                          report=_report(path, sha256),
                          test_digits=os.path.join(os.path.abspath(models_dir),
-                                                  test_digits.NPZ_NAME))
+                                                  digit_set.NPZ_NAME))
 
 
 def check_fits(model, model_mem):

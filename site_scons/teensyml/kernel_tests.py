@@ -28,7 +28,7 @@ KERNEL_DIR = "tensorflow/lite/micro/kernels"
 MAKEFILE_INC = KERNEL_DIR + "/Makefile.inc"
 SUFFIX = "_test.cc"
 # What TFLM's Makefile archives beside the kernels for its tests
-# (tflm_sources.TESTING_SUPPORT): the kernel runner, the test helpers.
+# (tflm.TESTING_SUPPORT): the kernel runner, the test helpers.
 TESTING_SUPPORT = ("tensorflow/lite/micro/test_helpers.cc",
                    "tensorflow/lite/micro/test_helper_custom_ops.cc",
                    "tensorflow/lite/micro/fake_micro_context.cc",
@@ -135,7 +135,7 @@ def scan(tflm_root, ops_index):
     (TflmTree.index["ops"]). A test file tests the operators whose Register_*
     function it calls and those of the kernel file of its name (while_test:
     while.cc); it needs those and the operators it adds to a resolver."""
-    from .tflm_sources import included_kernel_headers
+    from .tflm.tflm_scan import included_kernel_headers
     registers, methods, files = {}, {}, {}
     for op, entry in ops_index.items():
         registers.setdefault(entry["register"], []).append(op)

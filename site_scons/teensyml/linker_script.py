@@ -11,14 +11,15 @@ import re
 from dataclasses import dataclass
 from string import Template
 
+from . import component_table
 from . import memory_map as mm
 from .errors import UserError
 
-# Archives whose code ITCM=kernels moves: the kernels and CMSIS-NN (their
-# set-up code excepted: KERNEL_SETUP_FUNCTIONS), and the compiler-runtime,
-# libm and string helpers the kernels call in their loops.
-KERNEL_CODE_ARCHIVES = ("libtflm_kernels.a", "libcmsis_nn.a")
-KERNEL_ARCHIVES = KERNEL_CODE_ARCHIVES + ("libgcc.a", "libm.a")
+# Archives whose code ITCM=kernels moves: the component table's kernel code
+# (the kernels and CMSIS-NN, their set-up code excepted: KERNEL_SETUP_FUNCTIONS),
+# then the toolchain's compiler-runtime, libm and string helpers the kernels
+# call in their loops.
+KERNEL_HELPER_ARCHIVES = ("libgcc.a", "libm.a")
 KERNEL_LIBC_MEMBERS = ("lib_a-memcpy*.o", "lib_a-memset*.o", "lib_a-memmove*.o",
                        "lib_a-aeabi_mem*.o")
 # Functions of TFLM's core that the kernels call once per output element:
@@ -178,22 +179,24 @@ def _candidates(pattern, sizes, count=8):
     return (found or by_size)[:count]
 
 
-def setup_inputs(placement):
+def setup_inputs(placement, libraries=component_table.LIBRARIES):
     """The input-section lines of .text.setup (in flash, before .itcm): what
     ITCM=kernels leaves out of ITCM although its archive goes there."""
     if placement.itcm != "kernels":
         return ""
     lines = [f"*{archive}:*({' '.join(f'.text.{f}' for f in KERNEL_SETUP_FUNCTIONS)})"
-             for archive in KERNEL_CODE_ARCHIVES]
+             for archive in component_table.archives(component_table.KERNEL_CODE, libraries)]
     return "\n".join(" " * 8 + line for line in lines)
 
 
-def itcm_inputs(placement):
+def itcm_inputs(placement, libraries=component_table.LIBRARIES):
     """The input-section lines of the .itcm output section."""
     if placement.itcm == "none":
         lines = []
     elif placement.itcm == "kernels":
-        lines = [f"*{archive}:*({CODE_SECTIONS})" for archive in KERNEL_ARCHIVES]
+        archives = component_table.archives(component_table.KERNEL_CODE, libraries)
+        lines = [f"*{archive}:*({CODE_SECTIONS})"
+                 for archive in archives + KERNEL_HELPER_ARCHIVES]
         lines += [f"*libc_nano.a:{member}({CODE_SECTIONS})" for member in KERNEL_LIBC_MEMBERS]
         lines += [f"*libc.a:{member}({CODE_SECTIONS})" for member in KERNEL_LIBC_MEMBERS]
         lines += [f"*(.text.{function})" for function in KERNEL_FUNCTIONS]
@@ -209,8 +212,9 @@ def itcm_inputs(placement):
     return "\n".join(" " * 8 + line for line in lines)
 
 
-def render(template_text, placement):
-    """The linker script for `placement`, from the template's text."""
+def render(template_text, placement, libraries=component_table.LIBRARIES):
+    """The linker script for `placement`, from the template's text
+    (`libraries`: the component table, which says what ITCM=kernels moves)."""
     for value, valid in ((placement.model_mem, PLACEMENT_REGIONS),
                          (placement.arena_mem, ("dtcm", "ocram"))):
         if value not in valid:
@@ -224,8 +228,8 @@ def render(template_text, placement):
         "BOOT_DATA_OFFSET": f"0x{mm.BOOT_DATA_OFFSET:X}",
         "VECTOR_TABLE_OFFSET": f"0x{mm.VECTOR_TABLE_OFFSET:X}",
         "ITCM_CHOICE": placement.itcm + (" + ITCM_EXTRA" if placement.itcm_extra else ""),
-        "ITCM_INPUTS": itcm_inputs(placement),
-        "SETUP_INPUTS": setup_inputs(placement),
+        "ITCM_INPUTS": itcm_inputs(placement, libraries),
+        "SETUP_INPUTS": setup_inputs(placement, libraries),
         "MODEL_MEM": placement.model_mem,
         "MODEL_REGION": model_region,
         "MODEL_LOAD": " AT> FLASH" if in_ram else "",

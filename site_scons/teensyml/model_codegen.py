@@ -25,7 +25,7 @@ kernels. Nothing here imports TensorFlow.
 """
 import os
 
-from . import test_digits, tflm_ops
+from . import digit_set, tflm_ops
 from .atomic_file import update_text
 from .errors import UserError
 from .tflite_model import check_integer_quantization, parse_model
@@ -203,7 +203,7 @@ TFLMRegistration* ModelOpRegistration(ModelOpResolver& resolver, unsigned int in
 def write_builtin_digit(digits_path, source_path):
     """builtin_digit.cc at `source_path` and builtin_digit.h beside it, from
     the test-digit set; returns their paths."""
-    digits = test_digits.load(digits_path)
+    digits = digit_set.load(digits_path)
     header_path = os.path.splitext(source_path)[0] + ".h"
     header = os.path.basename(header_path)
     guard = "TEENSYML_" + header.upper().replace(".", "_")

@@ -55,8 +55,8 @@ def speech_inputs(third_party, models_dir):
 
 
 def lstm_inputs(third_party, models_dir):
-    from . import test_digits
-    digits = test_digits.load(os.path.join(models_dir, test_digits.NPZ_NAME))
+    from . import digit_set
+    digits = digit_set.load(os.path.join(models_dir, digit_set.NPZ_NAME))
     return (digits.images[:LSTM_DIGITS] / 255.0).astype(np.float32)
 
 

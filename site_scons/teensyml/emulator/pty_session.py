@@ -6,7 +6,6 @@ the emulated board through the very same code.
         link = SerialLink(port, 115200, notice)
 """
 import contextlib
-import os
 import re
 import signal
 import subprocess
@@ -14,8 +13,7 @@ import sys
 import tempfile
 
 from ..errors import UserError
-
-SITE_SCONS = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from ..paths import SITE_SCONS
 STARTUP = re.compile(r"emulate: console on (\S+)")
 # The emulator runs its own main(): the same as tools/emulate.py.
 LAUNCH = ("import sys; sys.path.insert(0, sys.argv.pop(1)); "

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import test_digits
+from .. import digit_set
 from ..atomic_file import write_bytes, write_text
 from ..errors import UserError
 from ..model_codegen import check_model
@@ -80,7 +80,7 @@ def run(settings):
         write_bytes(os.path.join(settings.out_dir, f"{result.name}.tflite"), result.data)
         write_text(os.path.join(settings.out_dir, f"{result.name}.json"),
                    json.dumps(result.report, indent=2) + "\n")
-    test_digits.write(settings.out_dir, digits)
+    digit_set.write(settings.out_dir, digits)
     for result in results:
         accuracy = result.report["accuracy"]
         say(f"{result.name}: {result.report['size_bytes']} bytes, accuracy TFLM "
@@ -89,7 +89,7 @@ def run(settings):
             f"{result.report['tflm_vs_tflite_builtin_ref']['mismatched_images']}, "
             f"arena {result.report['arena_bytes_host']} bytes")
     say(f"wrote {', '.join(n + '.tflite/.json' for n in MODEL_NAMES)}, "
-        f"{test_digits.NPZ_NAME} and {test_digits.INDEX_NAME} to {settings.out_dir}")
+        f"{digit_set.NPZ_NAME} and {digit_set.INDEX_NAME} to {settings.out_dir}")
     return {result.name: result.report for result in results}
 
 
@@ -147,7 +147,7 @@ def _evaluate(name, model_bytes, images, labels, settings, provenance):
         "arena_note": "smallest arena in which TFLM's host runtime (64-bit) allocates "
                       "and runs the model, found by binary search in 16-byte steps; "
                       "the 32-bit firmware needs somewhat less (smaller pointers)",
-        "test_digits": test_digits.INDEX_NAME,
+        "test_digits": digit_set.INDEX_NAME,
         "generated_by": provenance,
     }
     return ModelResult(name, model_bytes, report, tflm)
@@ -155,8 +155,8 @@ def _evaluate(name, model_bytes, images, labels, settings, provenance):
 
 def _digit_set(data, results, count):
     """The first `count` test images (no more than were evaluated: _check)."""
-    builtin = test_digits.builtin_index(data.test_labels)
-    return test_digits.DigitSet(
+    builtin = digit_set.builtin_index(data.test_labels)
+    return digit_set.DigitSet(
         images=data.test_images[:count], labels=data.test_labels[:count],
         test_indices=np.arange(count, dtype=np.int32),
         builtin_image=data.test_images[builtin],

@@ -1,4 +1,4 @@
-"""teensyml.tflm_sources: which TFLM / CMSIS-NN files a model needs.
+"""teensyml.tflm: which TFLM / CMSIS-NN files a model needs.
 
 The first part builds a small fake TFLM + CMSIS-NN tree in tmp_path and runs
 everywhere (CI has no third_party). The second part checks the real pinned
@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from teensyml import tflm_sources
+from teensyml import tflm
 from teensyml.errors import UserError
-from teensyml.tflm_sources import TflmTree
+from teensyml.tflm import TflmTree, c_scan, cmsis_nn_scan, tflm_scan
 
 MICRO = "tensorflow/lite/micro"
 KDIR = MICRO + "/kernels"
@@ -168,10 +168,10 @@ def write_tree(root, files):
 
 @pytest.fixture
 def fake(tmp_path):
-    tflm = write_tree(tmp_path / "tflite-micro", FAKE_TFLM)
+    tflm_root = write_tree(tmp_path / "tflite-micro", FAKE_TFLM)
     cmsis = write_tree(tmp_path / "CMSIS-NN", FAKE_CMSIS_NN)
-    (tflm / tflm_sources.STAMP_NAME).write_text('{"commit": "1111"}')
-    (cmsis / tflm_sources.STAMP_NAME).write_text('{"commit": "2222"}')
+    (tflm_root / tflm.STAMP_NAME).write_text('{"commit": "1111"}')
+    (cmsis / tflm.STAMP_NAME).write_text('{"commit": "2222"}')
     return tmp_path
 
 
@@ -215,7 +215,7 @@ def test_core_sources_follow_the_makefile_and_the_target_directory(fake):
 def test_a_later_target_directory_overrides_an_earlier_one(fake, tmp_path):
     own = write_tree(tmp_path / "board", {"micro_time.cc": "// 600 MHz\n", "new.cc": ""})
     tree = tree_of(fake)
-    generic = os.path.join(tree.root, tflm_sources.DEFAULT_TARGET)
+    generic = os.path.join(tree.root, tflm.DEFAULT_TARGET)
     sources = tree.core_sources([generic, str(own)])
     assert str(own / "micro_time.cc") in sources
     assert os.path.join(generic, "debug_log.cc") in sources
@@ -309,11 +309,11 @@ def test_a_cmsis_nn_directory_replaces_files_and_lists_the_originals(fake, tmp_p
 
 
 def test_cmsis_nn_files_listed_for_size_compile_with_os(fake, monkeypatch):
-    monkeypatch.setitem(tflm_sources.CMSIS_NN_FOR_SIZE, "arm_nn_sat_mul.c", "a test's")
+    monkeypatch.setitem(tflm.CMSIS_NN_FOR_SIZE, "arm_nn_sat_mul.c", "a test's")
     tree = tree_of(fake)
     group = {g.name: g for g in tree.groups(["CONV_2D"], "cmsis_nn")}["cmsis_nn"]
     listed = [path for path in group.sources
-              if os.path.basename(path) in tflm_sources.CMSIS_NN_FOR_SIZE]
+              if os.path.basename(path) in tflm.CMSIS_NN_FOR_SIZE]
     assert [os.path.basename(path) for path in listed] == ["arm_nn_sat_mul.c"]
     assert all(group.optimization_of(path) == "-Os" for path in listed)
     assert all(group.optimization_of(path) == "-O2"
@@ -344,8 +344,8 @@ def test_the_cache_is_reused_without_a_rescan(fake, monkeypatch):
 
     def no_scan(*args):
         raise AssertionError("scanned although the cache is valid")
-    monkeypatch.setattr(tflm_sources, "scan_tflm", no_scan)
-    monkeypatch.setattr(tflm_sources, "scan_cmsis_nn", no_scan)
+    monkeypatch.setattr(tflm_scan, "scan_tflm", no_scan)
+    monkeypatch.setattr(cmsis_nn_scan, "scan_cmsis_nn", no_scan)
     second = tree_of(fake)
     assert (second.kernel_sources(["CONV_2D"], "cmsis_nn"),
             second.cmsis_nn_sources(["ADD"])) == expected
@@ -358,19 +358,19 @@ def test_the_cache_is_invalidated_when_a_stamp_changes(fake):
     stale = tree_of(fake)
     assert "cmsis_nn/add.cc" in kernel_names(stale, ["ADD"], "cmsis_nn")   # ... unnoticed
     assert stale.scans == 0
-    (fake / "tflite-micro" / tflm_sources.STAMP_NAME).write_text('{"commit": "3333"}')
+    (fake / "tflite-micro" / tflm.STAMP_NAME).write_text('{"commit": "3333"}')
     fresh = tree_of(fake)
     assert kernel_names(fresh, ["ADD"], "cmsis_nn") == ["add.cc", "add_common.cc",
                                                        "decompress.cc"]
     assert fresh.scans == 1
-    (fake / "CMSIS-NN" / tflm_sources.STAMP_NAME).write_text('{"commit": "4444"}')
+    (fake / "CMSIS-NN" / tflm.STAMP_NAME).write_text('{"commit": "4444"}')
     again = tree_of(fake)
     again.ops_supported()
     assert again.scans == 1
 
 
 def test_a_tree_without_stamp_is_keyed_by_its_files(fake):
-    (fake / "tflite-micro" / tflm_sources.STAMP_NAME).unlink()
+    (fake / "tflite-micro" / tflm.STAMP_NAME).unlink()
     assert tree_of(fake).ops_supported() == ["ADD", "CIRCULAR_BUFFER", "CONV_2D"]
     reader = tree_of(fake)
     reader.ops_supported()
@@ -389,7 +389,7 @@ def test_a_damaged_cache_file_is_rebuilt(fake):
     cache.write_text("{not json")
     tree = tree_of(fake)
     assert tree.ops_supported() == ["ADD", "CIRCULAR_BUFFER", "CONV_2D"] and tree.scans == 1
-    assert json.loads(cache.read_text())["key"]["format"] == tflm_sources.INDEX_FORMAT
+    assert json.loads(cache.read_text())["key"]["format"] == tflm.INDEX_FORMAT
 
 
 def test_without_cmsis_nn_only_the_reference_kernels_work(fake):
@@ -406,7 +406,7 @@ def test_a_directory_that_is_no_tflm_tree_is_a_user_error(tmp_path):
 
 
 def test_top_level_definitions_of_c():
-    code = tflm_sources._drop_preprocessor(tflm_sources._strip_comments(textwrap.dedent("""\
+    code = c_scan.drop_preprocessor(c_scan.strip_comments(textwrap.dedent("""\
         #include "x.h"
         extern "C" {
         typedef struct { int a; } pair;
@@ -419,7 +419,7 @@ def test_top_level_definitions_of_c():
         }
         }
         """)))
-    found = {name: static for name, static, _ in tflm_sources._top_level_definitions(code)}
+    found = {name: static for name, static, _ in c_scan.top_level_definitions(code)}
     assert found == {"hidden": True, "table": False, "visible": False}
 
 
@@ -551,7 +551,7 @@ def test_real_core_compiles_as_one_unit_and_conv_with_cmsis_nn(real, tmp_path):
         return output
 
     unity = tmp_path / "tflm_core.cc"
-    unity.write_text(tflm_sources.unity_source(groups["core"].sources))
+    unity.write_text(tflm.unity_source(groups["core"].sources))
     objects = [compile_(groups["core"], unity, tmp_path / "core.o", "c++")]
     conv = [p for p in groups["kernels"].sources if p.endswith("cmsis_nn/conv.cc")]
     objects.append(compile_(groups["kernels"], conv[0], tmp_path / "conv.o", "c++"))
