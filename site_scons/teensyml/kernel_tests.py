@@ -381,17 +381,14 @@ def with_build(arguments, targets):
 
 
 def variant_name(values):
-    """build/kernel-tests/<name>: the kernel set and the options that change
-    how the images compile or link (not the model: it only chooses files)."""
+    """build/kernel-tests/<name>: the options that name the firmware's
+    directories, but the model's (it only chooses the test files)."""
     from .build_types import DEFAULT_BUILD
-    from .options import kernel_set, placement_variant_name
-    kernels = kernel_set(values)
-    if values["USE_CMSIS_NN"] and not values["TUNED_KERNELS"]:
-        kernels += "-upstream"
+    from .options import directory_name
     # Their own default build type goes unspelled, as the firmware's does.
     if values["BUILD"] == BUILD:
         values = {**values, "BUILD": DEFAULT_BUILD}
-    return placement_variant_name(kernels, values)
+    return directory_name(values, "image", scopes=("", "kernels"))
 
 
 def label(values, model_name):
