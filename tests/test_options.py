@@ -181,3 +181,15 @@ def test_every_configuration_option_names_a_directory_and_no_other_does():
         assert bool(option.names) == option.configures_firmware, option.key
         assert option.names in ("",) + options.DIRECTORIES and option.scope in options.SCOPES
 
+
+def test_numbers_and_lists_are_parsed_once_when_resolved():
+    values = options.resolve({"COMPONENT": " app, cmsis-nn ,", "BETWEEN": "f(int, int); g",
+                              "SEND": r"2\n", "PORT": " /dev/ttyACM0 ",
+                              "ITCM_EXTRA": "conv.o, *mat*"})
+    assert values["COMPONENT"] == ("app", "cmsis-nn")
+    assert values["BETWEEN"] == ("f(int, int)", "g")
+    assert values["SEND"] == "2\n" and values["PORT"] == "/dev/ttyACM0"
+    assert values["ITCM_EXTRA"] == ("conv.o", "*mat*")
+    assert values["ITCM_EXTRA"].text == "conv.o, *mat*"
+    with pytest.raises(UserError, match=r"EXPECT=\( is not a valid regular expression"):
+        options.resolve({"EXPECT": "("})

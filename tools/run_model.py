@@ -18,12 +18,14 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir,
                                 "site_scons"))
 
+from teensyml import run_model  # noqa: E402
 from teensyml.errors import UserError, cli  # noqa: E402
 from teensyml.option_values import from_assignments, keys_of, options_help  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir)
-# The firmware's configuration names the image to emulate and the model to compare with.
-KEYS = keys_of("run-model", "configuration") + ("PORT", "BAUD", "TIMEOUT")
+# The firmware's configuration names the image to emulate and the model to
+# compare with; then run_model.Settings' options.
+KEYS = tuple(dict.fromkeys(keys_of("configuration") + run_model.Settings.option_keys()))
 
 
 @cli
@@ -38,16 +40,16 @@ def main(argv=None):
                                            "configuration's build/<variant>/firmware.hex)")
     arguments = parser.parse_intermixed_args(argv)
     values = from_assignments(arguments.options, KEYS)
-    from teensyml import firmware_model, options, run_model
+    from teensyml import firmware_model, options
     model = firmware_model.resolve(values["MODEL"], os.path.join(ROOT, "models")).path
     firmware = arguments.firmware or os.path.join(ROOT, "build", options.variant_name(values),
                                                   "firmware.hex")
     elf = os.path.splitext(firmware)[0] + ".elf"
-    if not values["PORT"].strip() and not os.path.isfile(firmware):
+    if not values["PORT"] and not os.path.isfile(firmware):
         raise UserError(f"There is no {os.path.relpath(firmware)} to emulate: build it with "
                         f"`scons` and the same options, or give --firmware or PORT=.")
-    settings = run_model.Settings.from_options(values, firmware,
-                                               elf if os.path.isfile(elf) else "", model)
+    settings = run_model.Settings.from_options(
+        values, firmware=firmware, elf=elf if os.path.isfile(elf) else "", model=model)
     return run_model.run(settings)
 
 

@@ -6,11 +6,14 @@ value as it is, and check text that arrives another way (the environment, a
 caller's own dict) by the same table, with the same wording. The tools in
 tools/ take options as `scons` does (KEY=VALUE), checked by the same table.
 
-CommandSettings: a dataclass whose fields named after an option (lower case)
-hold that option's resolved value (linker_script.Placement).
+Every command (flash, monitor, emulate, size-report, run-model, kernel-tests)
+takes its options as one settings object, a dataclass deriving from
+CommandSettings: a field named after an option (lower case) holds that
+option's resolved value, the other fields what the caller knows (the image,
+its ELF). `scons <command>` (site_scons/site_tools/teensy_*.py) and the
+command's tools/ script build it the same way, with `from_options`.
 """
 import dataclasses
-import re
 
 from .errors import UserError
 from .options import OPTIONS, OPTIONS_BY_KEY, validate
@@ -19,16 +22,6 @@ from .options import OPTIONS, OPTIONS_BY_KEY, validate
 def option_value(key, value):
     """The value of option `key`: resolved already, or text checked now."""
     return validate(OPTIONS_BY_KEY[key], value) if isinstance(value, str) else value
-
-
-# What SEND= text may escape (monitor and emulator alike).
-SEND_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "\\": "\\"}
-
-
-def unescape(text):
-    """SEND= text with \\n, \\r, \\t and \\\\ made real."""
-    return re.sub(r"\\(.)", lambda match: SEND_ESCAPES.get(match.group(1), match.group(0)),
-                  text)
 
 
 class CommandSettings:

@@ -4,10 +4,12 @@ and the build directory each one names.
 SConstruct turns this table into SCons Variables (so `scons -h` lists every
 option); tests and tools validate with `resolve()` without SCons, which
 parses and range-checks every value once: the values it returns are typed
-(numbers, ITCM_EXTRA's globs) and nothing downstream parses them again. Options in the "configuration" group change the
+(numbers, tuples of globs or names, real text for SEND=) and nothing
+downstream parses them again. Options in the "configuration" group change the
 firmware: each names a build directory (`names`), and the variant names below
 are derived from those entries alone. The other options steer commands
-(flash, monitor, emulate, ...).
+(flash, monitor, emulate, ...), each of which takes them as one settings
+object (option_values.CommandSettings).
 """
 import math
 import os
@@ -46,7 +48,9 @@ class Option:
     default: object
     # What `resolve` makes of the text (parsed and checked once, there):
     #   bool, enum (one of `choices`), model (built-in name or .tflite path),
-    #   globs (ITCM_EXTRA: Globs), str and path (as given), or a number:
+    #   globs (ITCM_EXTRA: Globs), list (a tuple of the words between
+    #   `separator`s), regex (text that compiles), text (SEND: \n escapes
+    #   made real), word (stripped), str and path (as given), or a number:
     #   int | bytes (whole numbers) | seconds (a float), checked against the
     #   number fields below.
     kind: str = "str"
@@ -57,6 +61,7 @@ class Option:
     multiple: int = 1            # whole numbers: a multiple of this
     words: tuple = ()            # numbers: words also accepted as they are ("auto")
     zero: str = ""               # numbers: what 0 means ("no limit"), shown in messages
+    separator: str = ","         # list: what separates the words
     # The build directory the option names (DIRECTORIES), or "" for none,
     # and for which firmware (SCOPES).
     names: str = ""
@@ -165,18 +170,18 @@ OPTIONS = (
     Option("REBOOT", "ask a running board to reboot into the bootloader first",
            False, kind="bool", group="flash"),
     Option("SERIAL", "USB serial number of the board to program (halfkay)", "",
-           kind="str", group="flash"),
+           kind="word", group="flash"),
     Option("TIMEOUT", "seconds to wait for the bootloader, for EXPECT, or for each answer "
            "of run-model", "60",
            kind="seconds", positive=True, group="flash"),
     # --- scons monitor ----------------------------------------------------------
-    Option("PORT", "serial port (default: the only candidate)", "", kind="str",
+    Option("PORT", "serial port (default: the only candidate)", "", kind="word",
            group="monitor"),
     Option("BAUD", "baud rate", "115200", kind="int", positive=True, group="monitor"),
-    Option("SEND", "scripted mode: text to send (\\n allowed)", "", kind="str",
+    Option("SEND", "scripted mode: text to send (\\n allowed)", "", kind="text",
            group="monitor"),
     Option("EXPECT", "scripted mode: regular expression to wait for", "",
-           kind="str", group="monitor"),
+           kind="regex", group="monitor"),
     Option("TIMESTAMPS", "prefix each received line with the time", False,
            kind="bool", group="monitor"),
     Option("LOG", "also write the session to this file", "", kind="str",
@@ -204,8 +209,8 @@ OPTIONS = (
            "charge its wait states (slower); TIMING=calibrated always does", False,
            kind="bool", group="emulate"),
     Option("BETWEEN", "also count from entry to return of this function (e.g. "
-           "tflite::MicroInterpreter::Invoke); several: separate with ;", "", kind="str",
-           group="emulate"),
+           "tflite::MicroInterpreter::Invoke); several: separate with ;", "", kind="list",
+           separator=";", group="emulate"),
     Option("PROFILE", "with STATS=1: list the N functions that ran most instructions",
            "0", kind="int", zero="no list", group="emulate"),
     Option("WAIT_STATES", "with TIMING=simple: wait states per region as "
@@ -224,7 +229,7 @@ OPTIONS = (
     # --- scons kernel-tests -----------------------------------------------------
     Option("OPS", "TFLM kernel test files to build and run: all, or comma-separated "
            "names of tensorflow/lite/micro/kernels/<name>_test.cc (conv,pooling); "
-           "empty: those of the model's operators", "", kind="str", group="kernel-tests"),
+           "empty: those of the model's operators", "", kind="word", group="kernel-tests"),
     # --- scons size-report ------------------------------------------------------
     Option("FORMAT", "report format", "text", kind="enum",
            choices=("text", "json", "csv"), group="size-report"),
@@ -233,9 +238,9 @@ OPTIONS = (
     Option("TOP", "symbols listed per region (0: all)", "10", kind="int", zero="all",
            group="size-report"),
     Option("COMPONENT", "only these components (comma-separated: app, tflm-kernels, "
-           "cmsis-nn, model, ...)", "", kind="str", group="size-report"),
+           "cmsis-nn, model, ...)", "", kind="list", group="size-report"),
     Option("SYMBOL", "only symbols whose name matches this glob (*Conv*) or "
-           "contains this text", "", kind="str", group="size-report"),
+           "contains this text", "", kind="word", group="size-report"),
     Option("STACK_MARGIN", "warn when the stack has fewer spare bytes than this "
            "beyond its reserved size", "4096", kind="bytes", group="size-report"),
 )
@@ -319,7 +324,30 @@ def validate(option, text):
     if option.kind == "globs":
         from .linker_script import itcm_extra_patterns
         return Globs(text, itcm_extra_patterns(text))   # a UserError if ld cannot take it
+    if option.kind == "list":
+        return tuple(filter(None, (word.strip() for word in text.split(option.separator))))
+    if option.kind == "word":
+        return text.strip()
+    if option.kind == "text":
+        return unescape(text)
+    if option.kind == "regex" and text:
+        try:
+            re.compile(text)
+        except re.error as error:
+            raise UserError(f"{option.key}={text} is not a valid regular expression "
+                            f"({error}); quote it for the shell, e.g. "
+                            f"{option.key}='predicted [0-9]'.") from None
     return text
+
+
+# What SEND= text may escape (monitor and emulator alike).
+SEND_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "\\": "\\"}
+
+
+def unescape(text):
+    """SEND= text with \\n, \\r, \\t and \\\\ made real."""
+    return re.sub(r"\\(.)", lambda match: SEND_ESCAPES.get(match.group(1), match.group(0)),
+                  text)
 
 
 def resolve(arguments):
