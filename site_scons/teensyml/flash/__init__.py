@@ -20,14 +20,9 @@ from ..teensy_image import is_elf, load_bootable
 from . import halfkay, teensy_loader_cli
 from .halfkay_protocol import plan_blocks
 
-FLASHERS = ("teensy_loader_cli", "halfkay")
-
-
 def choose_flasher(name="auto", serial=""):
-    """The back end FLASHER=`name` means on this machine."""
-    if name not in ("auto",) + FLASHERS:
-        raise UserError(f"FLASHER={name} is not valid; choose one of: auto, "
-                        f"{', '.join(FLASHERS)}.")
+    """The back end FLASHER=`name` (one of the option table's choices) means
+    on this machine."""
     if name != "auto":
         return name
     if serial or teensy_loader_cli.find_tool() is None:
