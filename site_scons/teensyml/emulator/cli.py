@@ -55,14 +55,9 @@ class Settings(CommandSettings):
         settings = super().from_options(values, **given)
         if "headless" in given:
             return settings
-        return dataclasses.replace(settings, headless=implies_headless(settings))
-
-
-def implies_headless(settings_or_values):
-    """HEADLESS=1, or SEND= or EXPECT= given: a script, not a terminal."""
-    get = settings_or_values.get if isinstance(settings_or_values, dict) else \
-        lambda key: getattr(settings_or_values, key.lower())
-    return bool(get("HEADLESS") or get("SEND") or get("EXPECT"))
+        # SEND= or EXPECT= make a script, which never reads the terminal.
+        return dataclasses.replace(settings, headless=bool(
+            settings.headless or settings.send or settings.expect))
 
 
 def make_console(settings, stdout):
@@ -223,7 +218,8 @@ def settings_from_argv(argv):
         values, firmware=args.firmware, elf=args.elf, pty_link=args.pty_link,
         send_file=args.send_file, stats_json=args.stats_json,
         between=tuple(args.between) + values["BETWEEN"],      # the flags' and BETWEEN='s
-        headless=args.headless or implies_headless(given))
+        # --send reads the terminal after it unless --headless; SEND= is a script.
+        headless=args.headless or Settings.from_options(given, firmware="").headless)
 
 
 if __name__ == "__main__":
