@@ -135,8 +135,7 @@ def scripted(monitor, send, pattern, timeout):
         return 1
     if send:
         monitor.link.discard_input()
-        line = send
-        monitor.send(line if line.endswith("\n") else line + "\n")
+        monitor.send(send if send.endswith("\n") else send + "\n")
     received = ""
     while time.monotonic() < deadline and not monitor.stop.is_set():
         received += monitor.pump(deadline)
@@ -259,7 +258,8 @@ class Settings(CommandSettings):
 
 def run(settings, elf=None, out=None):
     """The monitor with `settings`; `elf` decodes fault addresses. Returns the
-    exit status. Every setting is checked before the port opens."""
+    exit status. The option table checked every setting (EXPECT's regular
+    expression too) before any port opens."""
     with interrupts.listening():
         return _run(settings, elf, out)
 
