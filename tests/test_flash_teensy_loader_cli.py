@@ -18,7 +18,8 @@ from loader_stand_in import BANNER, FOUND, READ, WAITING, stand_in  # noqa: F401
 from pty_peer import Terminal
 from teensyml import memory_map as mm
 from teensyml.errors import UserError
-from teensyml.flash import choose_flasher, program, teensy_loader_cli
+from teensyml.flash import Settings, choose_flasher, program, teensy_loader_cli
+from teensyml.options import resolve
 
 
 @pytest.fixture
@@ -171,8 +172,9 @@ def test_auto_falls_back_to_halfkay(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     assert choose_flasher("auto") == "halfkay"
     assert choose_flasher("teensy_loader_cli") == "teensy_loader_cli"
-    with pytest.raises(UserError, match="FLASHER=usb is not valid"):
-        choose_flasher("usb")
+    with pytest.raises(UserError, match="FLASHER=usb is not valid; choose one of: auto, "
+                                        "teensy_loader_cli, halfkay"):
+        Settings.from_options(resolve({"FLASHER": "usb"}))
 
 
 # --- the real teensy_loader_cli ------------------------------------------------------------

@@ -9,7 +9,7 @@ import pytest
 from elftools.elf.elffile import ELFFile
 
 from conftest import ROOT, layout, requires_third_party, run_scons
-from teensyml import linker_script, memory_map as mm
+from teensyml import linker_script, memory_map as mm, options
 from teensyml.errors import UserError
 from teensyml.linker_script import Placement
 
@@ -19,7 +19,7 @@ MEMORY_LINE = re.compile(r"^\s*(\w+)\s*\((\w+)\s*\)\s*:\s*ORIGIN = 0x([0-9A-F]+)
 
 
 def render(**placement):
-    return linker_script.render(TEMPLATE, Placement(**placement))
+    return linker_script.render(TEMPLATE, Placement.defaults(**placement))
 
 
 def output_section(script, name):
@@ -86,10 +86,18 @@ def test_itcm_extra_objects_and_functions():
     assert "*(.text.arm_nn_mat*)" in itcm
 
 
-@pytest.mark.parametrize("pattern", ["a b", "x);", ""])
-def test_itcm_extra_refuses_what_would_break_the_script(pattern):
+@pytest.mark.parametrize("text", ["a b", "x);", "conv.o,}*"])
+def test_itcm_extra_refuses_what_would_break_the_script(text):
     with pytest.raises(UserError, match="ITCM_EXTRA"):
-        render(itcm_extra=(pattern,))
+        options.resolve({"ITCM_EXTRA": text})
+
+
+def test_placement_takes_the_resolved_options():
+    values = options.resolve({"ITCM": "none", "ITCM_EXTRA": " conv.o, arm_nn_mat*",
+                              "MODEL_MEM": "ocram"})
+    placement = Placement.from_options(values)
+    assert placement == Placement("none", ("conv.o", "arm_nn_mat*"), "ocram", "dtcm")
+    assert Placement.defaults() == Placement("kernels", (), "flash", "dtcm")
 
 
 @pytest.mark.parametrize("model_mem,region,loaded", [("flash", "FLASH", False),
@@ -155,7 +163,7 @@ def test_itcm_bank_count_at_the_edges(tmp_path, fixture_firmware, payload, banks
     """Exactly 32 KB of ITCM takes one bank; one byte more takes two, and the
     stack top and the GPR17 value follow."""
     result, elf = link(tmp_path, fixture_firmware,
-                       Placement(itcm="none", itcm_extra=("pad_hot",)),
+                       Placement.defaults(itcm="none", itcm_extra=("pad_hot",)),
                        pad_function("pad_hot", payload))
     assert result.returncode == 0, result.stderr
     assert itcm_size(elf) == (mm.FLEXRAM_BANK_SIZE if banks == 1 else
@@ -169,7 +177,7 @@ def test_itcm_bank_count_at_the_edges(tmp_path, fixture_firmware, payload, banks
 
 def test_oversized_itcm_request_is_explained(tmp_path, fixture_firmware):
     result, elf = link(tmp_path, fixture_firmware,
-                       Placement(itcm="none", itcm_extra=("huge_hot",)),
+                       Placement.defaults(itcm="none", itcm_extra=("huge_hot",)),
                        pad_function("huge_hot", 600 * 1024))
     assert result.returncode == 2
     message = result.stderr
@@ -186,7 +194,7 @@ def test_itcm_plus_dtcm_over_512k_is_explained(tmp_path, fixture_firmware):
             ".type big_buffer, %object\nbig_buffer:\n.space 300*1024\n"
             ".size big_buffer, 300*1024\n.section .init_array,\"aw\"\n.word big_buffer\n")
     result, elf = link(tmp_path, fixture_firmware,
-                       Placement(itcm="none", itcm_extra=("wide_hot",)),
+                       Placement.defaults(itcm="none", itcm_extra=("wide_hot",)),
                        pad_function("wide_hot", 250 * 1024) + data)
     assert result.returncode == 2
     assert "overflows DTCM by" in result.stderr

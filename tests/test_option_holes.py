@@ -15,7 +15,7 @@ from serial.tools.list_ports_common import ListPortInfo
 from conftest import (NEEDS_DEPS_REASON, ROOT, THIRD_PARTY, layout, requires_third_party,
                       run_scons)
 from teensyml import firmware_model, options
-from teensyml.emulator.cli import options_argv
+from teensyml.emulator.cli import Settings as EmulatorSettings
 from teensyml.errors import UserError
 from teensyml.serial_link import candidate_ports, pick_port
 from teensyml.tflite_model import load_schema
@@ -66,11 +66,9 @@ def test_numbers_are_typed_when_resolved():
     assert defaults["ARENA_SIZE"] == "auto" and defaults["TIMEOUT"] == 60.0
     assert (defaults["TOP"], defaults["STACK_MARGIN"], defaults["MAX_INSTRUCTIONS"]) == \
         (10, 4096, 0)
-    # The emulator's command line takes the resolved numbers.
-    argv = options_argv(values, "x.hex")
-    assert argv[argv.index("--max-seconds") + 1] == "1.5"
-    assert argv[argv.index("--profile") + 1] == "16"
-    assert "--max-instructions" not in argv
+    # The emulator's settings take the resolved numbers.
+    settings = EmulatorSettings.from_options(values, firmware="x.hex")
+    assert (settings.max_seconds, settings.profile, settings.max_instructions) == (1.5, 16, 0)
 
 
 @requires_third_party

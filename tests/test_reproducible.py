@@ -64,8 +64,8 @@ def test_no_checkout_path_in_the_image(builds):
         assert path not in hex_data(build["hex"])
         # Nor in the ELF's debug information (-ffile-prefix-map).
         assert path not in build["elf"].read_bytes()
-    # Source paths in the debug information are from the top directory (BUILD=release
-    # compiles TFLM's messages, and so their __FILE__, out of the image).
+    # What the debug information names instead: paths from the top directory
+    # (BUILD=release compiles TFLM's messages, and their __FILE__, out of the image).
     assert b"third_party/tflite-micro/tensorflow/" in builds[0]["elf"].read_bytes()
 
 

@@ -336,7 +336,8 @@ def test_overflow_names_the_largest_components(tmp_path, fixture_firmware):
                 ".type big_buffer, %object\nbig_buffer:\n.space 300*1024\n"
                 ".size big_buffer, 300*1024\n"
                 ".section .init_array,\"aw\"\n.word wide_hot\n.word big_buffer\n")
-    result = guarded_link(tmp_path, Placement(itcm="none", itcm_extra=("wide_hot",)), assembly)
+    placement = Placement.defaults(itcm="none", itcm_extra=("wide_hot",))
+    result = guarded_link(tmp_path, placement, assembly)
     assert result.returncode == 2
     assert "overflows DTCM by" in result.stderr
     assert "big_buffer (307,200 B)" in result.stderr

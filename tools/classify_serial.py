@@ -16,7 +16,7 @@ import sys
 import bootstrap  # noqa: F401,E402 (site_scons on sys.path)
 
 from teensyml.errors import cli  # noqa: E402
-from teensyml.option_values import from_assignments, option_value, options_help  # noqa: E402
+from teensyml.option_values import from_assignments, options_help  # noqa: E402
 
 KEYS = ("PORT", "BAUD")
 DIGITS = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "models",
@@ -42,9 +42,8 @@ def main(argv=None):
     from teensyml.classify_serial import Exchange, classify
     from teensyml.serial_link import SerialLink, candidate_ports, pick_port
     digits = digit_set.load(arguments.digits)
-    port = pick_port(values["PORT"].strip(), [] if values["PORT"].strip()
-                     else candidate_ports())
-    link = SerialLink(port, option_value("BAUD", values["BAUD"]),
+    port = pick_port(values["PORT"], [] if values["PORT"] else candidate_ports())
+    link = SerialLink(port, values["BAUD"],
                       lambda text: print(text, file=sys.stderr))
     try:
         exchange = Exchange(link, arguments.timeout)

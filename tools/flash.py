@@ -8,10 +8,11 @@ import sys
 
 import bootstrap  # noqa: F401,E402 (site_scons on sys.path)
 
+from teensyml import flash  # noqa: E402
 from teensyml.errors import cli  # noqa: E402
-from teensyml.option_values import from_assignments, keys_of, options_help  # noqa: E402
+from teensyml.option_values import from_assignments, options_help  # noqa: E402
 
-KEYS = keys_of("flash")
+KEYS = flash.Settings.option_keys()
 
 
 @cli
@@ -23,9 +24,8 @@ def main(argv=None):
     parser.add_argument("firmware", help="the firmware image: .hex (or .elf)")
     parser.add_argument("options", nargs="*", metavar="KEY=VALUE")
     arguments = parser.parse_intermixed_args(argv)
-    values = from_assignments(arguments.options, KEYS)
-    from teensyml.flash import program_with_options
-    program_with_options(arguments.firmware, values)
+    settings = flash.Settings.from_options(from_assignments(arguments.options, KEYS))
+    flash.run(arguments.firmware, settings)
     return 0
 
 

@@ -9,10 +9,11 @@ import sys
 
 import bootstrap  # noqa: F401,E402 (site_scons on sys.path)
 
+from teensyml import monitor  # noqa: E402
 from teensyml.errors import cli  # noqa: E402
-from teensyml.option_values import from_assignments, keys_of, options_help  # noqa: E402
+from teensyml.option_values import from_assignments, options_help  # noqa: E402
 
-KEYS = keys_of("monitor") + ("TIMEOUT",)
+KEYS = monitor.Settings.option_keys()
 
 
 @cli
@@ -25,9 +26,8 @@ def main(argv=None):
     parser.add_argument("--elf", help="firmware ELF: decode fault addresses with it")
     parser.add_argument("options", nargs="*", metavar="KEY=VALUE")
     arguments = parser.parse_intermixed_args(argv)
-    values = from_assignments(arguments.options, KEYS)
-    from teensyml import monitor
-    return monitor.run(values, elf=arguments.elf)
+    settings = monitor.Settings.from_options(from_assignments(arguments.options, KEYS))
+    return monitor.run(settings, elf=arguments.elf)
 
 
 if __name__ == "__main__":

@@ -17,11 +17,13 @@ import sys
 
 import bootstrap  # noqa: F401,E402 (site_scons on sys.path)
 
+from teensyml import run_model  # noqa: E402
 from teensyml.errors import UserError, cli  # noqa: E402
 from teensyml.option_values import from_assignments, keys_of, options_help  # noqa: E402
 
-# The firmware's configuration names the image to emulate and the model to compare with.
-KEYS = keys_of("run-model", "configuration") + ("PORT", "BAUD", "TIMEOUT")
+# The firmware's configuration names the image to emulate and the model to
+# compare with; then run_model.Settings' options.
+KEYS = tuple(dict.fromkeys(keys_of("configuration") + run_model.Settings.option_keys()))
 
 
 @cli
@@ -36,17 +38,17 @@ def main(argv=None):
                                            "configuration's build/<variant>/firmware.hex)")
     arguments = parser.parse_intermixed_args(argv)
     values = from_assignments(arguments.options, KEYS)
-    from teensyml import firmware_model, run_model
+    from teensyml import firmware_model
     from teensyml.build_layout import build_layout
     from teensyml.paths import ROOT
     model = firmware_model.resolve(values["MODEL"], os.path.join(ROOT, "models")).path
     firmware = arguments.firmware or str(build_layout(values).firmware["hex"])
     elf = os.path.splitext(firmware)[0] + ".elf"
-    if not values["PORT"].strip() and not os.path.isfile(firmware):
+    if not values["PORT"] and not os.path.isfile(firmware):
         raise UserError(f"There is no {os.path.relpath(firmware)} to emulate: build it with "
                         f"`scons` and the same options, or give --firmware or PORT=.")
-    settings = run_model.Settings.from_options(values, firmware,
-                                               elf if os.path.isfile(elf) else "", model)
+    settings = run_model.Settings.from_options(
+        values, firmware=firmware, elf=elf if os.path.isfile(elf) else "", model=model)
     return run_model.run(settings)
 
 

@@ -10,10 +10,11 @@ import sys
 
 import bootstrap  # noqa: F401,E402 (site_scons on sys.path)
 
+from teensyml import size_report  # noqa: E402
 from teensyml.errors import cli  # noqa: E402
-from teensyml.option_values import from_assignments, keys_of, options_help  # noqa: E402
+from teensyml.option_values import from_assignments, options_help  # noqa: E402
 
-KEYS = keys_of("size-report")
+KEYS = size_report.Settings.option_keys()
 
 
 @cli
@@ -28,9 +29,8 @@ def main(argv=None):
     parser.add_argument("--map", help="the link's map file (default: NAME.map)")
     parser.add_argument("options", nargs="*", metavar="KEY=VALUE")
     arguments = parser.parse_args(argv)
-    values = from_assignments(arguments.options, KEYS)
-    from teensyml import size_report
-    return size_report.run(arguments.elf, values, map_path=arguments.map)
+    settings = size_report.Settings.from_options(from_assignments(arguments.options, KEYS))
+    return size_report.run(arguments.elf, settings, map_path=arguments.map)
 
 
 if __name__ == "__main__":

@@ -6,10 +6,11 @@
 
 `firmware` is the {'elf', 'hex', 'map'} dict of teensy_firmware's Firmware():
 the alias depends on the HEX and the ELF, so they are built first, and runs
-the HEX (what `scons flash` programs) with the ELF's function names. Options
-(PTY, STATS, HEADLESS, SEND, EXPECT, MAX_SECONDS, MAX_INSTRUCTIONS, MEASURE,
-BETWEEN, PROFILE, WAIT_STATES) come from env['TEENSY_OPTIONS']; the work is
-teensyml.emulator, imported only when the action runs. Ctrl-C and SIGTERM
+the HEX (what `scons flash` programs) with the ELF's function names. Its
+settings (teensyml.emulator.cli.Settings: PTY, STATS, HEADLESS, SEND, EXPECT,
+MAX_SECONDS, MAX_INSTRUCTIONS, MEASURE, BETWEEN, PROFILE, WAIT_STATES) come
+from env['TEENSY_OPTIONS'], as tools/emulate.py builds them from its flags;
+the work is teensyml.emulator, imported only when the action runs. Ctrl-C and SIGTERM
 stop it (teensyml.interrupts: SCons runs the action on a worker thread).
 """
 from SCons.Script import Action
@@ -21,9 +22,8 @@ from teensyml.errors import build_action
 @build_action
 def _emulate(target, source, env):
     from teensyml.emulator import cli
-    hex_file, elf = str(source[0]), str(source[1])
-    argv = cli.options_argv(env["TEENSY_OPTIONS"], hex_file) + ["--elf", elf]
-    return cli.main(argv)
+    return cli.emulate(cli.Settings.from_options(
+        env["TEENSY_OPTIONS"], firmware=str(source[0]), elf=str(source[1])))
 
 
 def emulate_command(env, firmware, alias="emulate"):

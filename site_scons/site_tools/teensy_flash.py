@@ -4,9 +4,10 @@
     env.FlashCommand(firmware)      # firmware: {'elf', 'hex', 'map'} nodes
 
 The alias depends on the HEX, so `scons flash` first builds what is out of
-date; the options (FLASHER, REBOOT, SERIAL, TIMEOUT) come from
-env['TEENSY_OPTIONS']. The work is teensyml.flash, imported when the action
-runs so reading the SConscripts stays fast. Ctrl-C and SIGTERM stop it
+date; its settings (teensyml.flash.Settings: FLASHER, REBOOT, SERIAL,
+TIMEOUT) come from env['TEENSY_OPTIONS'], as tools/flash.py builds them. The
+work is teensyml.flash, imported when the action runs so reading the
+SConscripts stays fast. Ctrl-C and SIGTERM stop it
 (teensyml.interrupts: SCons runs the action on a worker thread).
 """
 from SCons.Script import Action
@@ -17,8 +18,8 @@ from teensyml.errors import build_action
 
 @build_action
 def _flash(target, source, env):
-    from teensyml.flash import program_with_options
-    program_with_options(str(source[0]), env["TEENSY_OPTIONS"])
+    from teensyml import flash
+    flash.run(str(source[0]), flash.Settings.from_options(env["TEENSY_OPTIONS"]))
 
 
 def flash_command(env, firmware, name="flash"):

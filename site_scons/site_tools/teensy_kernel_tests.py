@@ -5,9 +5,10 @@
     env.KernelTestReport("kernel-tests", results, not_built, label)
 
 KernelTestRun runs one image (teensyml.kernel_tests.run_image) and writes
-<name>.result.json and <name>.log (the console text); it never fails the
-build, so every file runs. It runs again when the image or the emulator's
-code changes. KernelTestReport (an alias, always run) prints a line per test
+<name>.result.json and <name>.log (the console text) within the limits of
+teensyml.kernel_tests.Settings (MAX_SECONDS, MAX_INSTRUCTIONS, from
+env['TEENSY_OPTIONS']); it never fails the build, so every file runs. It runs
+again when the image or the emulator's code changes. KernelTestReport (an alias, always run) prints a line per test
 file and the summary line, and fails (status 1) when any test file failed.
 """
 import glob
@@ -25,12 +26,9 @@ EMULATOR_SOURCES = os.path.join(TEENSYML, "emulator")
 
 @build_action
 def _run(target, source, env):
-    from teensyml.option_values import option_value
-    values = env["TEENSY_OPTIONS"]
     result, log = kernel_tests.run_image(
         env["KERNEL_TEST_NAME"], str(source[0]), str(source[1]),
-        max_seconds=option_value("MAX_SECONDS", values["MAX_SECONDS"]) or None,
-        max_instructions=option_value("MAX_INSTRUCTIONS", values["MAX_INSTRUCTIONS"]) or None)
+        kernel_tests.Settings.from_options(env["TEENSY_OPTIONS"]))
     write_text(str(target[1]), log)
     write_text(str(target[0]), result.to_json() + "\n")
     if env.get("VERBOSE"):
@@ -40,8 +38,8 @@ def _run(target, source, env):
 
 
 def kernel_test_run(env, name, image, test_name):
-    values = env["TEENSY_OPTIONS"]
-    limits = env.Value(f"{values['MAX_SECONDS']} {values['MAX_INSTRUCTIONS']}")
+    settings = kernel_tests.Settings.from_options(env["TEENSY_OPTIONS"])
+    limits = env.Value(f"{settings.max_seconds} {settings.max_instructions}")
     targets = env.Command([f"{name}.result.json", f"{name}.log"],
                           [image["hex"], image["elf"], limits],
                           Action(_run, None), KERNEL_TEST_NAME=test_name)

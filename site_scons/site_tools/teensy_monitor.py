@@ -5,8 +5,9 @@
 
 The alias depends on the ELF (fault addresses are decoded with it), so it is
 built first; with `scons flash monitor` the console waits for the flash to
-finish, whatever -j says. Options (PORT, BAUD, EOL, ECHO, TIMESTAMPS, LOG,
-SEND, EXPECT, TIMEOUT) come from env['TEENSY_OPTIONS']; the work is
+finish, whatever -j says. Its settings (teensyml.monitor.Settings: PORT,
+BAUD, EOL, ECHO, TIMESTAMPS, LOG, SEND, EXPECT, TIMEOUT) come from
+env['TEENSY_OPTIONS'], as tools/monitor.py builds them; the work is
 teensyml.monitor, imported when the action runs. Ctrl-C (when not typed
 into the console) and SIGTERM stop it (teensyml.interrupts).
 """
@@ -19,7 +20,8 @@ from teensyml.errors import build_action
 @build_action
 def _monitor(target, source, env):
     from teensyml import monitor
-    return monitor.run(env["TEENSY_OPTIONS"], elf=str(source[0]))
+    return monitor.run(monitor.Settings.from_options(env["TEENSY_OPTIONS"]),
+                       elf=str(source[0]))
 
 
 def monitor_command(env, firmware, name="monitor", flash="flash"):

@@ -5,9 +5,10 @@
     env.RunModelCommand(fixture, "", alias="run-model-fixture")
 
 With PORT= it talks to a board running the firmware; without, the emulator
-runs the HEX (built first, like `scons emulate`). Options (INPUT, OUTPUT,
-COMPARE, PORT, BAUD, TIMEOUT) come from env['TEENSY_OPTIONS']; the work is
-teensyml.run_model, imported only when the action runs.
+runs the HEX (built first, like `scons emulate`). Its settings
+(teensyml.run_model.Settings: INPUT, OUTPUT, COMPARE, PORT, BAUD, TIMEOUT)
+come from env['TEENSY_OPTIONS'], as tools/run_model.py builds them; the work
+is teensyml.run_model, imported only when the action runs.
 """
 from SCons.Script import Action
 
@@ -20,7 +21,8 @@ def _run_model(target, source, env):
     from teensyml import run_model
     with interrupts.listening():
         return run_model.run(run_model.Settings.from_options(
-            env["TEENSY_OPTIONS"], str(source[0]), str(source[1]), env["RUN_MODEL_PATH"]))
+            env["TEENSY_OPTIONS"], firmware=str(source[0]), elf=str(source[1]),
+            model=env["RUN_MODEL_PATH"]))
 
 
 def run_model_command(env, firmware, model_path, alias="run-model"):

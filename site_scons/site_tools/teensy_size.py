@@ -4,8 +4,10 @@
     env.SizeReportCommand(firmware)                      # alias size-report
     env.SizeReportCommand(fixture, alias="size-report-fixture")
 
-The report itself is teensyml.size_report; the options (FORMAT, DIFF, TOP,
-COMPONENT, SYMBOL, STACK_MARGIN) come from env['TEENSY_OPTIONS']. Every link
+The report itself is teensyml.size_report; its settings
+(teensyml.size_report.Settings: FORMAT, DIFF, TOP, COMPONENT, SYMBOL,
+STACK_MARGIN) come from env['TEENSY_OPTIONS'], as tools/size_report.py
+builds them. Every link
 already writes name.size.json through the link guard; this tool only adds the
 command that prints a report on demand.
 """
@@ -19,7 +21,8 @@ from teensyml.option_values import STACK_MARGIN_VARIABLE, option_value
 def _print_report(target, source, env):
     from teensyml import size_report
     elf, map_file = source
-    return size_report.run(str(elf), env["TEENSY_OPTIONS"], map_path=str(map_file))
+    return size_report.run(str(elf), size_report.Settings.from_options(env["TEENSY_OPTIONS"]),
+                           map_path=str(map_file))
 
 
 def size_report_command(env, firmware, alias="size-report"):

@@ -15,9 +15,6 @@ from .paths import ROOT
 
 BUILD_DIR = "build"
 IMAGE_KINDS = ("elf", "hex", "map")
-# The options that only place code and data: the fixture's objects are the
-# same whatever they say (its image is not).
-PLACEMENT_KEYS = ("ITCM", "ITCM_EXTRA", "MODEL_MEM", "ARENA_MEM")
 
 
 def build_layout(values, directory=None):
@@ -65,9 +62,8 @@ class BuildLayout:
     # --- the CI fixture ------------------------------------------------------------
     @property
     def fixture_objects(self):
-        defaults = {key: options.OPTIONS_BY_KEY[key].default for key in PLACEMENT_KEYS}
         return self.directory / "obj" / options.placement_variant_name(
-            "fixture", {**self.values, **defaults})
+            "fixture", self.values, "configuration")
 
     @property
     def fixture_link(self):

@@ -26,7 +26,7 @@ IMAGE = f"{OUTPUT_DIR}/coremark"            # .elf, .hex, .map
 
 # Everything but the boot path in ITCM; .data, .bss (CoreMark's static data
 # block) and the stack in DTCM (the linker script's fixed places).
-PLACEMENT = Placement(itcm="all")
+PLACEMENT = Placement.defaults(itcm="all")
 OPTIMIZATION = "-O3"
 # CoreMark's 2K performance run: 0.28 M instructions an iteration on this
 # core with GCC 12.2 -O3, so 50 iterations are 14 M instructions, under a

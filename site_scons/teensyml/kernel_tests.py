@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 
 from .build_types import BUILD_TYPES
 from .errors import UserError
+from .option_values import CommandSettings
 
 KERNEL_DIR = "tensorflow/lite/micro/kernels"
 MAKEFILE_INC = KERNEL_DIR + "/Makefile.inc"
@@ -310,13 +311,21 @@ def parse_output(name, text, stop_reason=""):
 
 # --- running an image --------------------------------------------------------------------------
 
-def run_image(name, hex_path, elf_path=None, max_seconds=None, max_instructions=None):
+@dataclass(frozen=True)
+class Settings(CommandSettings):
+    """What `scons kernel-tests` runs, from resolved options."""
+    ops: str                    # OPS=: "all", test file names, or "" (the model's)
+    max_seconds: float          # per image; 0: DEFAULT_MAX_SECONDS
+    max_instructions: int       # per image; 0: DEFAULT_MAX_INSTRUCTIONS
+
+
+def run_image(name, hex_path, elf_path, settings):
     """(FileResult, log text) of a test image run in the emulator (see
-    run_loaded); the image is refused, as `scons emulate` refuses it, when it
-    is not whole."""
+    run_loaded) within the limits of `settings`; the image is refused, as
+    `scons emulate` refuses it, when it is not whole."""
     from .emulator import load_firmware
     image, symbols = load_firmware(hex_path, elf_path)
-    return run_loaded(name, image, symbols, max_seconds, max_instructions)
+    return run_loaded(name, image, symbols, settings.max_seconds, settings.max_instructions)
 
 
 def run_loaded(name, image, symbols=None, max_seconds=None, max_instructions=None):
@@ -381,17 +390,14 @@ def with_build(arguments, targets):
 
 
 def variant_name(values):
-    """build/kernel-tests/<name>: the kernel set and the options that change
-    how the images compile or link (not the model: it only chooses files)."""
+    """build/kernel-tests/<name>: the options that name the firmware's
+    directories, but the model's (it only chooses the test files)."""
     from .build_types import DEFAULT_BUILD
-    from .options import kernel_set, placement_variant_name
-    kernels = kernel_set(values)
-    if values["USE_CMSIS_NN"] and not values["TUNED_KERNELS"]:
-        kernels += "-upstream"
+    from .options import directory_name
     # Their own default build type goes unspelled, as the firmware's does.
     if values["BUILD"] == BUILD:
         values = {**values, "BUILD": DEFAULT_BUILD}
-    return placement_variant_name(kernels, values)
+    return directory_name(values, "image", scopes=("", "kernels"))
 
 
 def label(values, model_name):
@@ -401,5 +407,5 @@ def label(values, model_name):
     else:
         kernels = "CMSIS-NN kernels" + ("" if values["TUNED_KERNELS"] else
                                          ", CMSIS-NN's own files (TUNED_KERNELS=0)")
-    ops = (values.get("OPS") or "").strip()
+    ops = values["OPS"]
     return f"{kernels}, {'OPS=' + ops if ops else 'the operators of ' + model_name}"

@@ -14,6 +14,7 @@ from string import Template
 from . import component_table
 from . import memory_map as mm
 from .errors import UserError
+from .option_values import CommandSettings
 
 # Archives whose code ITCM=kernels moves: the component table's kernel code
 # (the kernels and CMSIS-NN, their set-up code excepted: KERNEL_SETUP_FUNCTIONS),
@@ -49,16 +50,14 @@ PLACEMENT_REGIONS = {"flash": "FLASH", "dtcm": "DTCM", "ocram": "OCRAM"}
 
 
 @dataclass(frozen=True)
-class Placement:
-    itcm: str = "kernels"        # none | kernels | all
-    itcm_extra: tuple = ()       # object globs (*.o, *.a) or function-name globs
-    model_mem: str = "flash"     # flash | dtcm | ocram
-    arena_mem: str = "dtcm"      # dtcm | ocram
-
-    @classmethod
-    def from_options(cls, values):
-        return cls(values["ITCM"], itcm_extra_patterns(values["ITCM_EXTRA"]),
-                   values["MODEL_MEM"], values["ARENA_MEM"])
+class Placement(CommandSettings):
+    """The placement options' resolved values (ITCM=, ITCM_EXTRA=, MODEL_MEM=,
+    ARENA_MEM=): the option table holds their choices and defaults and checks
+    them; Placement.from_options(values), or Placement.defaults(itcm="all")."""
+    itcm: str
+    itcm_extra: tuple            # object globs (*.o, *.a) or function-name globs
+    model_mem: str
+    arena_mem: str
 
 
 def memory_block():
@@ -106,8 +105,6 @@ def _object_glob(pattern):
 def _extra_inputs(patterns):
     lines = []
     for pattern in patterns:
-        if not EXTRA_PATTERN.fullmatch(pattern):
-            raise UserError(f"ITCM_EXTRA entry {pattern!r} is not valid; {EXTRA_HELP}.")
         if _is_object_pattern(pattern):
             lines.append(f"{_object_glob(pattern)}({CODE_SECTIONS})")
         else:
@@ -200,11 +197,8 @@ def itcm_inputs(placement, libraries=component_table.LIBRARIES):
         lines += [f"*libc_nano.a:{member}({CODE_SECTIONS})" for member in KERNEL_LIBC_MEMBERS]
         lines += [f"*libc.a:{member}({CODE_SECTIONS})" for member in KERNEL_LIBC_MEMBERS]
         lines += [f"*(.text.{function})" for function in KERNEL_FUNCTIONS]
-    elif placement.itcm == "all":
+    else:   # all
         lines = [f"*(EXCLUDE_FILE({' '.join(BOOT_OBJECTS)}) {CODE_SECTIONS})"]
-    else:
-        raise UserError(f"ITCM={placement.itcm} is not valid; choose one of: none, "
-                        f"kernels, all.")
     lines += _extra_inputs(placement.itcm_extra)
     if lines:
         lines[:0] = [f"FILL(0x{UDF_FILL:08X})  /* udf #254: faults if executed */",
@@ -213,13 +207,8 @@ def itcm_inputs(placement, libraries=component_table.LIBRARIES):
 
 
 def render(template_text, placement, libraries=component_table.LIBRARIES):
-    """The linker script for `placement`, from the template's text
-    (`libraries`: the component table, which says what ITCM=kernels moves)."""
-    for value, valid in ((placement.model_mem, PLACEMENT_REGIONS),
-                         (placement.arena_mem, ("dtcm", "ocram"))):
-        if value not in valid:
-            raise UserError(f"{value} is not a valid place; choose one of: "
-                            f"{', '.join(valid)}.")
+    """The linker script for `placement` (resolved values), from the template's
+    text (`libraries`: the component table, which says what ITCM=kernels moves)."""
     model_region = PLACEMENT_REGIONS[placement.model_mem]
     in_ram = model_region != "FLASH"
     values = {

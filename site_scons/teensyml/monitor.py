@@ -23,12 +23,13 @@ import select
 import sys
 import threading
 import time
+from dataclasses import dataclass
 
 from serial.tools import miniterm
 
 from . import interrupts
 from .errors import UserError
-from .option_values import option_value, unescape
+from .option_values import CommandSettings
 from .serial_link import SerialLink, candidate_ports, pick_port
 
 EXIT_KEY = "\x1d"          # Ctrl+], as miniterm
@@ -134,8 +135,7 @@ def scripted(monitor, send, pattern, timeout):
         return 1
     if send:
         monitor.link.discard_input()
-        line = unescape(send)
-        monitor.send(line if line.endswith("\n") else line + "\n")
+        monitor.send(send if send.endswith("\n") else send + "\n")
     received = ""
     while time.monotonic() < deadline and not monitor.stop.is_set():
         received += monitor.pump(deadline)
@@ -207,15 +207,15 @@ def interactive(monitor, echo=False, banner=""):
     return 0
 
 
-def _interactive_session(monitor, port, baud, values):
+def _interactive_session(monitor, settings):
     # Open the port now when it is there, so keys typed after the banner
     # reach it; otherwise the reader waits for it.
     monitor.link.connect(monitor.stop, deadline=time.monotonic())
-    banner = (f"--- monitor on {port} at {baud} baud | quit: "
-              f"{miniterm.key_description(EXIT_KEY)} | EOL {values['EOL']} | echo "
-              f"{'on' if values['ECHO'] else 'off'}"
-              f"{' | log ' + values['LOG'] if values['LOG'] else ''} ---")
-    return interactive(monitor, values["ECHO"], banner)
+    banner = (f"--- monitor on {monitor.link.port} at {settings.baud} baud | quit: "
+              f"{miniterm.key_description(EXIT_KEY)} | EOL {settings.eol} | echo "
+              f"{'on' if settings.echo else 'off'}"
+              f"{' | log ' + settings.log if settings.log else ''} ---")
+    return interactive(monitor, settings.echo, banner)
 
 
 def _stopped_by_signal(session):
@@ -238,43 +238,52 @@ def _open_log(path):
                         f"a directory you can write to.") from None
 
 
-def run(values, elf=None, out=None):
-    """The monitor with the option table's values (PORT, BAUD, EOL, ECHO,
-    TIMESTAMPS, LOG, SEND, EXPECT, TIMEOUT); `elf` decodes fault addresses.
-    Returns the exit status. Every option is checked before the port opens."""
+@dataclass(frozen=True)
+class Settings(CommandSettings):
+    """What `scons monitor` and tools/monitor.py do, from resolved options."""
+    port: str                   # "": the only candidate
+    baud: int
+    eol: str
+    echo: bool
+    timestamps: bool
+    log: str                    # a file to copy the session to, or ""
+    send: str                   # scripted mode: the line to send (escapes made real)
+    expect: str                 # scripted mode: the regular expression to wait for
+    timeout: float              # scripted mode: seconds
+
+    @property
+    def scripted(self):
+        return bool(self.send or self.expect)
+
+
+def run(settings, elf=None, out=None):
+    """The monitor with `settings`; `elf` decodes fault addresses. Returns the
+    exit status. The option table checked every setting (EXPECT's regular
+    expression too) before any port opens."""
     with interrupts.listening():
-        return _run(values, elf, out)
+        return _run(settings, elf, out)
 
 
-def _run(values, elf, out):
+def _run(settings, elf, out):
     from .addr2line import AddressDecoder
     out = out or sys.stdout
-    requested = values["PORT"].strip()
-    port = pick_port(requested, [] if requested else candidate_ports())
-    baud = option_value("BAUD", values["BAUD"])
-    send, expect = values["SEND"], values["EXPECT"]
-    is_scripted = bool(send or expect)
-    timeout = option_value("TIMEOUT", values["TIMEOUT"]) if is_scripted else None
-    try:
-        pattern = re.compile(expect) if expect else None
-    except re.error as error:
-        raise UserError(f"EXPECT={expect} is not a valid regular expression ({error}); "
-                        f"quote it for the shell, e.g. EXPECT='predicted [0-9]'.") from None
-    if not is_scripted and not sys.stdin.isatty():
+    port = pick_port(settings.port, [] if settings.port else candidate_ports())
+    if not settings.scripted and not sys.stdin.isatty():
         raise UserError("The interactive monitor needs a terminal on its input. In scripts "
                         "use the scripted mode: SEND=<line> EXPECT=<regex> TIMEOUT=<s>.")
     decoder = AddressDecoder(elf) if elf else None
-    log = _open_log(values["LOG"])
-    session = Session(out, log, values["TIMESTAMPS"], decoder)
-    link = SerialLink(port, baud, session.notice)
-    monitor = Monitor(link, session, values["EOL"])
+    log = _open_log(settings.log)
+    session = Session(out, log, settings.timestamps, decoder)
+    link = SerialLink(port, settings.baud, session.notice)
+    monitor = Monitor(link, session, settings.eol)
     try:
         # A signal ends the loops as Ctrl+] does; then the session says why.
         with interrupts.when_received(lambda _signum: monitor.stop.set()):
-            if is_scripted:
-                status = scripted(monitor, send, pattern, timeout)
+            if settings.scripted:
+                pattern = re.compile(settings.expect) if settings.expect else None
+                status = scripted(monitor, settings.send, pattern, settings.timeout)
             else:
-                status = _interactive_session(monitor, port, baud, values)
+                status = _interactive_session(monitor, settings)
         return _stopped_by_signal(session) or status
     finally:
         link.close()

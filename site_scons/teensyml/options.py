@@ -1,9 +1,15 @@
-"""The one table of build options: names, types, defaults, valid values, help.
+"""The one table of build options: names, kinds, defaults, valid values, help,
+and the build directory each one names.
 
 SConstruct turns this table into SCons Variables (so `scons -h` lists every
-option); tests and tools validate with `resolve()` without SCons. Options in
-the "configuration" group change the firmware and so name its variant
-directory; the others only steer commands (flash, monitor, emulate, ...).
+option); tests and tools validate with `resolve()` without SCons, which
+parses and range-checks every value once: the values it returns are typed
+(numbers, tuples of globs or names, real text for SEND=) and nothing
+downstream parses them again. Options in the "configuration" group change the
+firmware: each names a build directory (`names`), and the variant names below
+are derived from those entries alone. The other options steer commands
+(flash, monitor, emulate, ...), each of which takes them as one settings
+object (option_values.CommandSettings).
 """
 import math
 import os
@@ -23,14 +29,30 @@ FALSE_WORDS = ("0", "no", "false", "off", "n", "")
 NINJA_TOOL_ARGUMENTS = ("NINJA_DISABLE_AUTO_RUN", "__NINJA_NO")
 
 
+# The build directories an option can name, each inside the next: every
+# model's objects (build/obj/<kernels>/), a configuration's app objects and
+# libraries (build/obj/<configuration>/), its image (build/<variant>/). An
+# option naming one names the directories after it too.
+DIRECTORIES = ("objects", "configuration", "image")
+# Which firmware has what a naming option steers: every one (""), those with
+# TFLM's kernels ("kernels": the firmware and the kernel tests), the firmware
+# alone ("model"). The fixture and the kernel tests leave the others out of
+# their names.
+SCOPES = ("", "kernels", "model")
+
+
 @dataclass(frozen=True)
 class Option:
     key: str
     help: str
     default: object
-    # bool | enum | model | globs (ITCM_EXTRA) | str | path, or a number:
-    # int | bytes (whole numbers) | seconds (a float), checked against the
-    # fields below when the options are resolved.
+    # What `resolve` makes of the text (parsed and checked once, there):
+    #   bool, enum (one of `choices`), model (built-in name or .tflite path),
+    #   globs (ITCM_EXTRA: Globs), list (a tuple of the words between
+    #   `separator`s), regex (text that compiles), text (SEND: \n escapes
+    #   made real), word (stripped), str and path (as given), or a number:
+    #   int | bytes (whole numbers) | seconds (a float), checked against the
+    #   number fields below.
     kind: str = "str"
     choices: tuple = ()
     group: str = "configuration"  # or the command it steers
@@ -39,35 +61,92 @@ class Option:
     multiple: int = 1            # whole numbers: a multiple of this
     words: tuple = ()            # numbers: words also accepted as they are ("auto")
     zero: str = ""               # numbers: what 0 means ("no limit"), shown in messages
+    separator: str = ","         # list: what separates the words
+    # The build directory the option names (DIRECTORIES), or "" for none,
+    # and for which firmware (SCOPES).
+    names: str = ""
+    scope: str = ""
+    # Its part of a directory name when its value is not the default: a
+    # format of {key} (lower case), {value} and {digest} (of the value as
+    # given), or a function of all the values (text, "" for none).
+    spell: object = "{key}_{value}"
 
     @property
     def configures_firmware(self):
         return self.group == "configuration"
 
+    def part(self, values):
+        """This option's part of a directory name, or ""."""
+        if callable(self.spell):
+            return self.spell(values)
+        text = str(values[self.key])
+        if text == str(self.default):
+            return ""
+        return self.spell.format(key=self.key.lower(), value=text, digest=_digest(text))
+
+
+class Globs(tuple):
+    """ITCM_EXTRA's entries, with the value as given (`text`), which names
+    the image's directory."""
+
+    def __new__(cls, text, patterns):
+        globs = super().__new__(cls, patterns)
+        globs.text = text
+        return globs
+
+    def __str__(self):
+        return self.text
+
+
+def kernel_set(values):
+    """The kernels USE_CMSIS_NN= chooses: "cmsis_nn" or "reference" (the
+    name in directories, the firmware's banner and its `1` answer)."""
+    return "cmsis_nn" if values["USE_CMSIS_NN"] else "reference"
+
+
+def _model_part(values):
+    model = values["MODEL"]
+    if model in BUILTIN_MODELS:
+        return model
+    # Only plain characters: the name becomes a path SCons substitutes ($).
+    stem = re.sub(r"[^A-Za-z0-9_.+-]", "_", os.path.splitext(os.path.basename(model))[0])
+    return stem + "_" + _digest(model)
+
+
+def _digest(text):
+    import hashlib
+    return hashlib.sha1(text.encode()).hexdigest()[:8]
+
 
 OPTIONS = (
-    # --- the firmware configuration (one build/<variant>/ each) -------------
+    # --- the firmware configuration -----------------------------------------
+    # Each names a build directory; their order here is the order of their
+    # parts in the directory names (int8-cmsis_nn-debug-itcm_none).
     Option("MODEL", "model to run: float32, int8, or a path to a .tflite file",
-           "int8", kind="model"),
-    Option("USE_CMSIS_NN", "use the CMSIS-NN optimized kernels", False, kind="bool"),
+           "int8", kind="model", names="configuration", scope="model", spell=_model_part),
+    Option("USE_CMSIS_NN", "use the CMSIS-NN optimized kernels", False, kind="bool",
+           names="objects", scope="kernels", spell=kernel_set),
     Option("TUNED_KERNELS", "with USE_CMSIS_NN=1: our Cortex-M7 versions of CMSIS-NN "
            "files (src/cmsis_nn_tuned/) replace the files of the same name; 0: "
-           "CMSIS-NN's own", True, kind="bool"),
+           "CMSIS-NN's own", True, kind="bool", names="configuration", scope="kernels",
+           spell=lambda values: "upstream" if values["USE_CMSIS_NN"] and
+           not values["TUNED_KERNELS"] else ""),
     Option("BUILD", "build type, as TFLM's Makefile: release (TFLM's messages compiled "
            "out), release_with_logs, debug (-Og)", DEFAULT_BUILD, kind="enum",
-           choices=tuple(BUILD_TYPES)),
-    Option("ITCM", "code placed in ITCM: none (all from flash, as the original), "
-           "kernels (TFLM kernels, CMSIS-NN and their runtime helpers), all",
-           "kernels", kind="enum", choices=("none", "kernels", "all")),
-    Option("ITCM_EXTRA", "more objects or functions for ITCM: comma-separated "
-           "object-file globs (foo.o, *conv*.o) or function names", "", kind="globs"),
-    Option("MODEL_MEM", "where the model weights live", "flash", kind="enum",
-           choices=("flash", "dtcm", "ocram")),
-    Option("ARENA_MEM", "where the tensor arena lives", "dtcm", kind="enum",
-           choices=("dtcm", "ocram")),
+           choices=tuple(BUILD_TYPES), names="objects", spell="{value}"),
     Option("ARENA_SIZE", "tensor arena bytes; auto = the model's measured need "
            "plus a margin", "auto", kind="bytes", positive=True, multiple=16,
-           words=("auto",)),
+           words=("auto",), names="configuration", scope="model", spell="arena_{value}"),
+    Option("ITCM", "code placed in ITCM: none (all from flash, as the original), "
+           "kernels (TFLM kernels, CMSIS-NN and their runtime helpers), all",
+           "kernels", kind="enum", choices=("none", "kernels", "all"), names="image"),
+    Option("MODEL_MEM", "where the model weights live", "flash", kind="enum",
+           choices=("flash", "dtcm", "ocram"), names="image"),
+    Option("ARENA_MEM", "where the tensor arena lives", "dtcm", kind="enum",
+           choices=("dtcm", "ocram"), names="image"),
+    Option("ITCM_EXTRA", "more objects or functions for ITCM: comma-separated "
+           "object-file globs (foo.o, *conv*.o) or function names", "", kind="globs",
+           names="image", spell="{key}_{digest}"),
     # --- how the build runs ---------------------------------------------------
     Option("VERBOSE", "print full command lines", False, kind="bool", group="build"),
     Option("TOOLCHAIN_DIR", "directory holding arm-none-eabi-gcc (default: PATH)",
@@ -91,18 +170,18 @@ OPTIONS = (
     Option("REBOOT", "ask a running board to reboot into the bootloader first",
            False, kind="bool", group="flash"),
     Option("SERIAL", "USB serial number of the board to program (halfkay)", "",
-           kind="str", group="flash"),
+           kind="word", group="flash"),
     Option("TIMEOUT", "seconds to wait for the bootloader, for EXPECT, or for each answer "
            "of run-model", "60",
            kind="seconds", positive=True, group="flash"),
     # --- scons monitor ----------------------------------------------------------
-    Option("PORT", "serial port (default: the only candidate)", "", kind="str",
+    Option("PORT", "serial port (default: the only candidate)", "", kind="word",
            group="monitor"),
     Option("BAUD", "baud rate", "115200", kind="int", positive=True, group="monitor"),
-    Option("SEND", "scripted mode: text to send (\\n allowed)", "", kind="str",
+    Option("SEND", "scripted mode: text to send (\\n allowed)", "", kind="text",
            group="monitor"),
     Option("EXPECT", "scripted mode: regular expression to wait for", "",
-           kind="str", group="monitor"),
+           kind="regex", group="monitor"),
     Option("TIMESTAMPS", "prefix each received line with the time", False,
            kind="bool", group="monitor"),
     Option("LOG", "also write the session to this file", "", kind="str",
@@ -130,8 +209,8 @@ OPTIONS = (
            "charge its wait states (slower); TIMING=calibrated always does", False,
            kind="bool", group="emulate"),
     Option("BETWEEN", "also count from entry to return of this function (e.g. "
-           "tflite::MicroInterpreter::Invoke); several: separate with ;", "", kind="str",
-           group="emulate"),
+           "tflite::MicroInterpreter::Invoke); several: separate with ;", "", kind="list",
+           separator=";", group="emulate"),
     Option("PROFILE", "with STATS=1: list the N functions that ran most instructions",
            "0", kind="int", zero="no list", group="emulate"),
     Option("WAIT_STATES", "with TIMING=simple: wait states per region as "
@@ -150,7 +229,7 @@ OPTIONS = (
     # --- scons kernel-tests -----------------------------------------------------
     Option("OPS", "TFLM kernel test files to build and run: all, or comma-separated "
            "names of tensorflow/lite/micro/kernels/<name>_test.cc (conv,pooling); "
-           "empty: those of the model's operators", "", kind="str", group="kernel-tests"),
+           "empty: those of the model's operators", "", kind="word", group="kernel-tests"),
     # --- scons size-report ------------------------------------------------------
     Option("FORMAT", "report format", "text", kind="enum",
            choices=("text", "json", "csv"), group="size-report"),
@@ -159,9 +238,9 @@ OPTIONS = (
     Option("TOP", "symbols listed per region (0: all)", "10", kind="int", zero="all",
            group="size-report"),
     Option("COMPONENT", "only these components (comma-separated: app, tflm-kernels, "
-           "cmsis-nn, model, ...)", "", kind="str", group="size-report"),
+           "cmsis-nn, model, ...)", "", kind="list", group="size-report"),
     Option("SYMBOL", "only symbols whose name matches this glob (*Conv*) or "
-           "contains this text", "", kind="str", group="size-report"),
+           "contains this text", "", kind="word", group="size-report"),
     Option("STACK_MARGIN", "warn when the stack has fewer spare bytes than this "
            "beyond its reserved size", "4096", kind="bytes", group="size-report"),
 )
@@ -244,8 +323,31 @@ def validate(option, text):
                             f"{valid_numbers(option)}.") from None
     if option.kind == "globs":
         from .linker_script import itcm_extra_patterns
-        itcm_extra_patterns(text)          # a UserError if the linker cannot take it
+        return Globs(text, itcm_extra_patterns(text))   # a UserError if ld cannot take it
+    if option.kind == "list":
+        return tuple(filter(None, (word.strip() for word in text.split(option.separator))))
+    if option.kind == "word":
+        return text.strip()
+    if option.kind == "text":
+        return unescape(text)
+    if option.kind == "regex" and text:
+        try:
+            re.compile(text)
+        except re.error as error:
+            raise UserError(f"{option.key}={text} is not a valid regular expression "
+                            f"({error}); quote it for the shell, e.g. "
+                            f"{option.key}='predicted [0-9]'.") from None
     return text
+
+
+# What SEND= text may escape (monitor and emulator alike).
+SEND_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "\\": "\\"}
+
+
+def unescape(text):
+    """SEND= text with \\n, \\r, \\t and \\\\ made real."""
+    return re.sub(r"\\(.)", lambda match: SEND_ESCAPES.get(match.group(1), match.group(0)),
+                  text)
 
 
 def resolve(arguments):
@@ -281,10 +383,16 @@ def scons_escape(text):
     return text.replace("$", "$$") if isinstance(text, str) else text
 
 
-def kernel_set(values):
-    """The kernels USE_CMSIS_NN= chooses: "cmsis_nn" or "reference" (the
-    name in directories, the firmware's banner and its `1` answer)."""
-    return "cmsis_nn" if values["USE_CMSIS_NN"] else "reference"
+def directory_name(values, directory, prefix="", scopes=SCOPES):
+    """The name of a build directory (DIRECTORIES): `prefix`, then the part of
+    every option of `scopes` that names it or a directory before it."""
+    depth = DIRECTORIES.index(directory)
+    parts = [prefix] if prefix else []
+    for option in OPTIONS:
+        if option.names and DIRECTORIES.index(option.names) <= depth and \
+                option.scope in scopes:
+            parts.append(option.part(values))
+    return "-".join(filter(None, parts))
 
 
 def objects_variant_name(values):
@@ -292,54 +400,24 @@ def objects_variant_name(values):
     third-party components and the board): only the options that change how
     they compile, so switching MODEL recompiles the app alone and the object
     cache (whose keys include the path) serves every model."""
-    parts = [kernel_set(values)]
-    if values["BUILD"] != DEFAULT_BUILD:
-        parts.append(values["BUILD"])
-    return "-".join(parts)
+    return directory_name(values, "objects")
 
 
 def compile_variant_name(values):
     """The build/obj/<name> directory of a configuration's app objects and
     libraries: the options that change what is compiled (placement changes
     only the link)."""
-    model = values["MODEL"]
-    if model not in BUILTIN_MODELS:
-        # Only plain characters: the name becomes a path SCons substitutes ($).
-        stem = re.sub(r"[^A-Za-z0-9_.+-]", "_", os.path.splitext(os.path.basename(model))[0])
-        model = stem + "_" + _digest(model)
-    parts = [model, kernel_set(values)]
-    if values["USE_CMSIS_NN"] and not values["TUNED_KERNELS"]:
-        parts.append("upstream")
-    if values["BUILD"] != DEFAULT_BUILD:
-        parts.append(values["BUILD"])
-    if values["ARENA_SIZE"] != "auto":
-        parts.append(f"arena_{values['ARENA_SIZE']}")
-    return "-".join(parts)
+    return directory_name(values, "configuration")
 
 
 def variant_name(values):
     """The build/<variant> directory of a configuration's firmware: short for
     the defaults, every non-default placement spelled out."""
-    return _with_placement(compile_variant_name(values), values)
+    return directory_name(values, "image")
 
 
-def placement_variant_name(prefix, values):
-    """Directory name of a firmware that only the placement options (and the
-    build type) change: the CI fixture."""
-    name = prefix if values["BUILD"] == DEFAULT_BUILD else f"{prefix}-{values['BUILD']}"
-    return _with_placement(name, values)
-
-
-def _with_placement(name, values):
-    parts = [name]
-    for key in ("ITCM", "MODEL_MEM", "ARENA_MEM"):
-        if values[key] != OPTIONS_BY_KEY[key].default:
-            parts.append(f"{key.lower()}_{values[key]}")
-    if values["ITCM_EXTRA"]:
-        parts.append("itcm_extra_" + _digest(values["ITCM_EXTRA"]))
-    return "-".join(parts)
-
-
-def _digest(text):
-    import hashlib
-    return hashlib.sha1(text.encode()).hexdigest()[:8]
+def placement_variant_name(prefix, values, directory="image"):
+    """Directory name of a firmware with neither model nor TFLM kernels (the CI
+    fixture): only the options every firmware has (the build type and, for
+    the image, the placement)."""
+    return directory_name(values, directory, prefix, scopes=("",))

@@ -32,6 +32,7 @@ import numpy as np
 
 from . import console_protocol as protocol
 from .errors import UserError
+from .option_values import CommandSettings
 
 FLOAT_ABSOLUTE = 1e-5
 FLOAT_RELATIVE = 1e-5
@@ -301,8 +302,9 @@ def check_model_matches(description, model_path):
 # --- the command ----------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class Settings:
-    """What `scons run-model` and tools/run_model.py do, from resolved options."""
+class Settings(CommandSettings):
+    """What `scons run-model` and tools/run_model.py do, from resolved options
+    (Settings.from_options(values, firmware=..., elf=..., model=...))."""
     input: str                  # INPUT=: .npy or .npz
     output: str                 # OUTPUT=: .npz of the firmware's outputs, or ""
     compare: bool               # COMPARE=1
@@ -311,12 +313,8 @@ class Settings:
     timeout: float              # seconds to wait for each answer
     firmware: str               # the image the emulator runs (.hex)
     elf: str                    # its symbols, or ""
-    model: str                  # the configuration's .tflite, for COMPARE
-
-    @classmethod
-    def from_options(cls, values, firmware, elf, model):
-        return cls(values["INPUT"], values["OUTPUT"], values["COMPARE"], values["PORT"].strip(),
-                   values["BAUD"], values["TIMEOUT"], firmware, elf, model)
+    model: str                  # the configuration's .tflite path, for COMPARE
+                                # (always given: MODEL= may name a built-in model)
 
 
 def run(settings, stdout=None, stderr=None):

@@ -9,14 +9,19 @@ Output conventions (also in docs/emulator.md):
           --until matched, WFI with nothing to wake it, reset request),
           1 crash (fault or BKPT), 2 bad usage or image, 3 time limit,
           4 instruction limit, 128 + n a signal: 130 Ctrl-C, 143 SIGTERM
+
+Both take one Settings, built from resolved options: `scons emulate` with
+Settings.from_options(values, firmware=..., elf=...); tools/emulate.py from
+its flags and KEY=VALUE words (settings_from_argv), then run(settings).
 """
-import argparse
+import dataclasses
 import sys
+from dataclasses import dataclass
 
 from .. import interrupts
 from ..atomic_file import write_text
 from ..errors import UserError, cli
-from ..option_values import unescape
+from ..option_values import CommandSettings
 from ..options import OPTIONS_BY_KEY
 from .firmware_file import load_firmware
 
@@ -24,31 +29,116 @@ PREFIX = "emulate: "
 TIMING_CHOICES = OPTIONS_BY_KEY["TIMING"].choices
 
 
-def make_console(args, stdout):
+@dataclass(frozen=True)
+class Settings(CommandSettings):
+    """What `scons emulate` and tools/emulate.py run, from resolved options."""
+    firmware: str               # the .hex or .elf
+    pty: bool
+    headless: bool              # input only from `send`
+    send: str                   # text to send first (escapes made real)
+    expect: str                 # stop (status 0) when the console output matches
+    max_seconds: float          # 0: no limit
+    max_instructions: int       # 0: no limit
+    stats: bool
+    timing: str
+    measure: bool
+    between: tuple              # functions to count from entry to return
+    profile: int
+    wait_states: str            # TIMING=simple's overrides, REGION:fetch/data,...
+    elf: str = None             # function names (default: the image, or the .elf beside it)
+    pty_link: str = None        # with pty: also a symbolic link to it here
+    send_file: str = None       # a file's bytes to send after `send`
+    stats_json: str = None      # the counters as JSON, written at exit
+
+    @classmethod
+    def from_options(cls, values, **given):
+        settings = super().from_options(values, **given)
+        if "headless" in given:
+            return settings
+        # SEND= or EXPECT= make a script, which never reads the terminal.
+        return dataclasses.replace(settings, headless=bool(
+            settings.headless or settings.send or settings.expect))
+
+
+def make_console(settings, stdout):
     from .console import PtyConsole, ScriptedConsole, StdioConsole
-    send = unescape(args.send).encode("latin-1") if args.send else b""
-    if args.send_file:
+    send = settings.send.encode("latin-1")
+    if settings.send_file:
         try:
-            with open(args.send_file, "rb") as stream:
+            with open(settings.send_file, "rb") as stream:
                 send += stream.read()
         except OSError as error:
-            raise UserError(f"Cannot read --send-file {args.send_file}: "
+            raise UserError(f"Cannot read --send-file {settings.send_file}: "
                             f"{error.strerror}.") from None
-    if args.pty:
-        return PtyConsole(send, args.until, link=args.pty_link)
-    if args.headless:
-        return ScriptedConsole(send, args.until, stream=stdout.buffer)
-    return StdioConsole(send, args.until)
+    until = settings.expect or None
+    if settings.pty:
+        return PtyConsole(send, until, link=settings.pty_link)
+    if settings.headless:
+        return ScriptedConsole(send, until, stream=stdout.buffer)
+    return StdioConsole(send, until)
+
+
+def emulate(settings):
+    """run(settings), stopped by Ctrl-C and SIGTERM: the exit status."""
+    with interrupts.listening():
+        return run(settings)
+
+
+def run(settings):
+    from .counters import WaitStates
+    from .machine import Machine
+    from .report import stats_json, stats_lines
+    stdout, stderr = sys.stdout, sys.stderr
+    wait_states = WaitStates.parse(settings.wait_states)
+    image, symbols = load_firmware(settings.firmware, settings.elf)
+
+    def note(text):
+        print(PREFIX + text, file=stderr, flush=True)
+
+    console = make_console(settings, stdout)
+    try:
+        machine = Machine(image, symbols, console, wait_states, settings.measure,
+                          report=note, timing=settings.timing)
+        for query in settings.between:
+            machine.add_marker(query)
+        if settings.pty:
+            print(f"{PREFIX}console on {console.path}", file=stdout, flush=True)
+        stop = machine.run(settings.max_seconds or None, settings.max_instructions or None)
+    finally:
+        console.close()
+    for text in machine.notes:
+        note(text)
+    if stop.crash is not None:
+        for line in stop.crash.lines():
+            note(line)
+    elif stop.exit_status != 0:
+        note(f"stopped: {stop.message}")
+    if settings.stats:
+        for line in stats_lines(machine, settings.profile):
+            note(line)
+    if settings.stats_json:
+        write_text(settings.stats_json, stats_json(machine, stop) + "\n")   # whole or absent
+    return stop.exit_status
+
+
+# --- tools/emulate.py: flags and KEY=VALUE words ---------------------------------------
+
+@cli
+def main(argv=None):
+    return emulate(settings_from_argv(sys.argv[1:] if argv is None else argv))
 
 
 def parser():
+    import argparse
+
     from ..option_values import options_help
     p = argparse.ArgumentParser(
         prog="emulate.py", description="Run a Teensy 4.0 firmware image (HEX or ELF) with "
         "no board: an i.MX RT1062 emulator with a console, counters and a cycle model.",
         epilog="exit status: 0 normal end, 1 crash, 2 bad usage or image, 3 time limit, "
                "4 instruction limit, 130 Ctrl-C, 143 SIGTERM\n\nsettings (KEY=VALUE, as "
-               "for `scons emulate`; the same as the flags):\n" + options_help(option_keys()),
+               "for `scons emulate`; the same as the flags, which they override):\n"
+               + options_help(Settings.option_keys()),
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("firmware", help="the .hex or .elf `scons flash` would program")
     p.add_argument("--elf", help="ELF for function names (default: the image, or the .elf "
@@ -102,100 +192,34 @@ def _positive(name, value):
     return value
 
 
-@cli
-def main(argv=None):
-    with interrupts.listening():
-        return run(argv)
+# Flags that stand for an option (the others have none: --elf, --pty-link,
+# --send-file, --stats-json).
+FLAG_OPTIONS = {"pty": "PTY", "headless": "HEADLESS", "send": "SEND", "until": "EXPECT",
+                "max_seconds": "MAX_SECONDS", "max_instructions": "MAX_INSTRUCTIONS",
+                "stats": "STATS", "timing": "TIMING", "measure": "MEASURE",
+                "profile": "PROFILE", "wait_states": "WAIT_STATES"}
 
 
-def run(argv):
-    from .counters import WaitStates
-    from .machine import Machine
-    from .report import stats_json, stats_lines
-    stdout, stderr = sys.stdout, sys.stderr
-    args = parser().parse_args(expand_assignments(sys.argv[1:] if argv is None else argv))
-    _positive("--max-seconds", args.max_seconds)
-    _positive("--max-instructions", args.max_instructions)
-    if args.until:
-        import re
-        try:
-            re.compile(args.until)
-        except re.error as error:
-            raise UserError(f"--until {args.until!r} is not a valid regular expression "
-                            f"({error}).") from None
-    wait_states = WaitStates.parse(args.wait_states)
-    image, symbols = load_firmware(args.firmware, args.elf)
-
-    def note(text):
-        print(PREFIX + text, file=stderr, flush=True)
-
-    console = make_console(args, stdout)
-    try:
-        machine = Machine(image, symbols, console, wait_states, args.measure, report=note,
-                          timing=args.timing)
-        for query in args.between:
-            machine.add_marker(query)
-        if args.pty:
-            print(f"{PREFIX}console on {console.path}", file=stdout, flush=True)
-        stop = machine.run(args.max_seconds, args.max_instructions)
-    finally:
-        console.close()
-    for text in machine.notes:
-        note(text)
-    if stop.crash is not None:
-        for line in stop.crash.lines():
-            note(line)
-    elif stop.exit_status != 0:
-        note(f"stopped: {stop.message}")
-    if args.stats:
-        for line in stats_lines(machine, args.profile):
-            note(line)
-    if args.stats_json:
-        write_text(args.stats_json, stats_json(machine, stop) + "\n")   # whole or absent
-    return stop.exit_status
-
-
-def option_keys():
-    from ..option_values import keys_of
-    return keys_of("emulate") + ("SEND", "EXPECT")
-
-
-def expand_assignments(argv):
-    """KEY=VALUE words (the `scons emulate` options) as command-line flags."""
+def settings_from_argv(argv):
+    """The Settings of tools/emulate.py's command line: flags, and KEY=VALUE
+    words (`scons emulate`'s options) that override them."""
     from ..option_values import from_assignments
+    from ..options import resolve
     words = [word for word in argv if "=" in word and word.split("=", 1)[0].isupper()
              and not word.startswith("-")]
-    if not words:
-        return list(argv)
-    rest = [word for word in argv if word not in words]
-    return rest + options_argv(from_assignments(words, option_keys()), None)[1:]
-
-
-def options_argv(values, firmware):
-    """The command line of `scons emulate` from the option table's values."""
-    from ..option_values import option_value
-    argv = [firmware]
-    if values.get("PTY"):
-        argv.append("--pty")
-    if values.get("HEADLESS") or values.get("SEND") or values.get("EXPECT"):
-        argv.append("--headless")
-    for key, flag in (("SEND", "--send"), ("EXPECT", "--until"),
-                      ("WAIT_STATES", "--wait-states"), ("TIMING", "--timing")):
-        if values.get(key):
-            argv += [flag, values[key]]
-    # Numbers the option table has typed and range-checked (0: not asked for).
-    for key, flag in (("MAX_SECONDS", "--max-seconds"),
-                      ("MAX_INSTRUCTIONS", "--max-instructions"), ("PROFILE", "--profile")):
-        number = option_value(key, values.get(key, 0))
-        if number:
-            argv += [flag, str(number)]
-    for key, flag in (("STATS", "--stats"), ("MEASURE", "--measure")):
-        if values.get(key):
-            argv.append(flag)
-    # Semicolons: C++ signatures have commas.
-    for name in filter(None, (part.strip() for part in str(values.get("BETWEEN", "")).split(";"))):
-        argv += ["--between", name]
-    return argv
+    args = parser().parse_args([word for word in argv if word not in words])
+    _positive("--max-seconds", args.max_seconds)
+    _positive("--max-instructions", args.max_instructions)
+    given = from_assignments(words, Settings.option_keys())     # the words alone
+    flags = {key: getattr(args, name) for name, key in FLAG_OPTIONS.items()
+             if getattr(args, name) is not None}
+    values = resolve({**flags, **dict(word.split("=", 1) for word in words)})
+    return Settings.from_options(
+        values, firmware=args.firmware, elf=args.elf, pty_link=args.pty_link,
+        send_file=args.send_file, stats_json=args.stats_json,
+        between=tuple(args.between) + values["BETWEEN"],      # the flags' and BETWEEN='s
+        # --send reads the terminal after it unless --headless; SEND= is a script.
+        headless=args.headless or Settings.from_options(given, firmware="").headless)
 
 
 if __name__ == "__main__":

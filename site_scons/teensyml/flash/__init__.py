@@ -1,5 +1,6 @@
 """`scons flash`: check a firmware image, then program it with one back end.
 
+    run("build/int8-reference/firmware.hex", Settings.from_options(values))
     program("build/int8-reference/firmware.hex", flasher="auto", timeout=60)
 
 FLASHER=teensy_loader_cli runs PJRC's tool; FLASHER=halfkay is our Python
@@ -10,22 +11,18 @@ import contextlib
 import os
 import sys
 import tempfile
+from dataclasses import dataclass
 
 from .. import interrupts
 from ..errors import UserError
-from ..option_values import option_value
+from ..option_values import CommandSettings
 from ..teensy_image import is_elf, load_bootable
 from . import halfkay, teensy_loader_cli
 from .halfkay_protocol import plan_blocks
 
-FLASHERS = ("teensy_loader_cli", "halfkay")
-
-
 def choose_flasher(name="auto", serial=""):
-    """The back end FLASHER=`name` means on this machine."""
-    if name not in ("auto",) + FLASHERS:
-        raise UserError(f"FLASHER={name} is not valid; choose one of: auto, "
-                        f"{', '.join(FLASHERS)}.")
+    """The back end FLASHER=`name` (one of the option table's choices) means
+    on this machine."""
     if name != "auto":
         return name
     if serial or teensy_loader_cli.find_tool() is None:
@@ -66,10 +63,18 @@ def program(path, flasher="auto", reboot=False, serial="", timeout=60.0, out=Non
     return chosen
 
 
-def program_with_options(path, values, out=None):
-    """program() steered by the option table's values (FLASHER, REBOOT, SERIAL,
-    TIMEOUT), as `scons flash` and tools/flash.py give them; Ctrl-C and
-    SIGTERM stop it (interrupts.Interrupted)."""
+@dataclass(frozen=True)
+class Settings(CommandSettings):
+    """What `scons flash` and tools/flash.py do, from resolved options."""
+    flasher: str
+    reboot: bool
+    serial: str
+    timeout: float
+
+
+def run(path, settings, out=None):
+    """program() the image at `path` with `settings`; Ctrl-C and SIGTERM stop
+    it (interrupts.Interrupted)."""
     with interrupts.listening():
-        return program(path, values["FLASHER"], values["REBOOT"], values["SERIAL"].strip(),
-                       option_value("TIMEOUT", values["TIMEOUT"]), out)
+        return program(path, settings.flasher, settings.reboot, settings.serial,
+                       settings.timeout, out)

@@ -11,10 +11,11 @@ name.size.prev.json, so `DIFF=prev` compares with the previous build.
 """
 import os
 import sys
+from dataclasses import dataclass
 
 from ..atomic_file import atomic_write
 from ..errors import UserError
-from ..option_values import option_value
+from ..option_values import CommandSettings
 from . import diff as _diff
 from .diff import diff
 from .formats import read_json, render, to_json
@@ -22,7 +23,7 @@ from .report import (DEFAULT_STACK_MARGIN, DEFAULT_TOP, SCHEMA, attribute, build
                      from_usage, map_path_of)
 
 __all__ = ["SCHEMA", "DEFAULT_TOP", "DEFAULT_STACK_MARGIN", "attribute", "build",
-           "from_usage", "render", "diff", "read_json", "run", "settings",
+           "from_usage", "render", "diff", "read_json", "run", "Settings",
            "write_build_json", "json_path_of", "previous_json_path_of", "map_path_of"]
 
 DIFF_PREVIOUS = "prev"
@@ -36,23 +37,31 @@ def previous_json_path_of(elf_path):
     return os.path.splitext(str(elf_path))[0] + ".size.prev.json"
 
 
-def settings(values):
-    """Report settings from option values (TOP, COMPONENT, SYMBOL, STACK_MARGIN)."""
-    return {"top": option_value("TOP", values["TOP"]),
-            "component": tuple(key.strip() for key in values["COMPONENT"].split(",")
-                               if key.strip()),
-            "symbol": values["SYMBOL"].strip(),
-            "stack_margin": option_value("STACK_MARGIN", values["STACK_MARGIN"])}
+@dataclass(frozen=True)
+class Settings(CommandSettings):
+    """What `scons size-report` and tools/size_report.py print, from
+    resolved options."""
+    format: str                 # text | json | csv
+    diff: str                   # an earlier json report, "prev", or "" for none
+    top: int                    # symbols per region (0: all)
+    component: tuple            # only these components (empty: all)
+    symbol: str                 # only symbols matching this glob or text
+    stack_margin: int
+
+    def report_filters(self):
+        """build()'s keyword arguments."""
+        return {"top": self.top, "component": self.component, "symbol": self.symbol,
+                "stack_margin": self.stack_margin}
 
 
-def run(elf_path, values, map_path=None, stream=None):
+def run(elf_path, settings, map_path=None, stream=None):
     """What `scons size-report` prints: the report, or with DIFF= the change
     from an earlier json report."""
     stream = stream or sys.stdout
-    report = build(elf_path, map_path, **settings(values))
-    earlier = values["DIFF"]
+    report = build(elf_path, map_path, **settings.report_filters())
+    earlier = settings.diff
     if not earlier:
-        stream.write(render(report, values["FORMAT"]))
+        stream.write(render(report, settings.format))
         return 0
     if earlier == DIFF_PREVIOUS:
         earlier = previous_json_path_of(elf_path)
@@ -61,7 +70,7 @@ def run(elf_path, values, map_path=None, stream=None):
                             f"before it, {earlier}, which does not exist yet: it appears "
                             f"once the firmware has been linked twice. Give DIFF=<a json "
                             f"report> instead.")
-    stream.write(_diff.render(diff(read_json(earlier), report, earlier), values["FORMAT"]))
+    stream.write(_diff.render(diff(read_json(earlier), report, earlier), settings.format))
     return 0
 
 
