@@ -97,7 +97,21 @@ class Harness:
         return status, read("harness_ours"), read("harness_upstream")
 
 
-class Case:
+def random_activation(rng):
+    """The clamp: half the time all of int8, else a narrower random one."""
+    if rng.integers(0, 2):
+        return int(rng.integers(-128, 0)), int(rng.integers(0, 128))
+    return -128, 127
+
+
+class Shape:
+    """What every case has: NHWC outputs."""
+
+    def output_count(self):
+        return self.batches * self.out_h * self.out_w * self.out_c
+
+
+class Case(Shape):
     """A random convolution (NHWC int8, per-channel requantization)."""
 
     def __init__(self, rng, *, channels, groups=1, kernel=None, out_c=None):
@@ -122,12 +136,8 @@ class Case:
         self.shift = rng.integers(-12, 3, self.out_c)     # right and left shifts
         self.input_offset = int(rng.integers(-127, 129))
         self.output_offset = int(rng.integers(-128, 128))
-        narrow = rng.integers(0, 2)
-        self.activation = (int(rng.integers(-128, 0)), int(rng.integers(0, 128))) if narrow \
-            else (-128, 127)
+        self.activation = random_activation(rng)
 
-    def output_count(self):
-        return self.batches * self.out_h * self.out_w * self.out_c
 
     def buffers(self):
         params = struct.pack(
@@ -215,7 +225,7 @@ def test_grouped_convolution_is_handed_to_cmsis_nn(harness):
     assert status == (0, 0) and np.array_equal(ours, upstream)
 
 
-class PoolCase:
+class PoolCase(Shape):
     """A random int8 max pooling (NHWC)."""
 
     def __init__(self, rng, *, channels):
@@ -230,12 +240,8 @@ class PoolCase:
         self.out_w = (self.in_w + 2 * self.padding[0] - self.k_w) // self.stride[0] + 1
         self.out_c = channels
         self.input = rng.integers(-128, 128, self.batches * self.in_h * self.in_w * channels)
-        narrow = rng.integers(0, 2)
-        self.activation = (int(rng.integers(-128, 0)), int(rng.integers(0, 128))) if narrow \
-            else (-128, 127)
+        self.activation = random_activation(rng)
 
-    def output_count(self):
-        return self.batches * self.out_h * self.out_w * self.out_c
 
     def buffers(self):
         params = struct.pack(

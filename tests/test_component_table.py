@@ -39,11 +39,11 @@ def test_every_row_is_in_the_table_once():
 
 def test_a_rename_in_the_table_reaches_the_linker_script_and_the_size_report():
     libraries, new = renamed(table.TFLM_KERNELS, "tflm_kernels_v2")
-    script = linker_script.render(TEMPLATE, Placement(itcm="kernels"), libraries)
+    script = linker_script.render(TEMPLATE, Placement.defaults(itcm="kernels"), libraries)
     assert "*libtflm_kernels_v2.a:*(.text .text.*)" in script          # to ITCM
     assert "*libtflm_kernels_v2.a:*(.text.*Register_*" in script       # set-up: flash
     assert "libtflm_kernels.a" not in script
-    assert "libtflm_kernels.a" in linker_script.render(TEMPLATE, Placement(itcm="kernels"))
+    assert "libtflm_kernels.a" in linker_script.render(TEMPLATE, Placement.defaults(itcm="kernels"))
 
     rules = components.size_components(libraries)
     member = "build/obj/int8-cmsis_nn/libtflm_kernels_v2.a(conv.o)"

@@ -25,7 +25,8 @@ class BuildType:
 
     @property
     def defines(self):
-        """Preprocessor definitions for every component built this way."""
+        """What TFLM's sources define for this build type (NDEBUG reaches the
+        other components through arm_none_eabi)."""
         return (["NDEBUG"] if self.optimized else []) + \
             ([] if self.tflm_logs else ["TF_LITE_STRIP_ERROR_STRINGS"])
 
