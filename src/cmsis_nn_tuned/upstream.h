@@ -1,7 +1,8 @@
 /*
  * CMSIS-NN's own versions of the files this directory replaces: the build
  * compiles each replaced file as well, with its function renamed upstream_*,
- * for the cases ours hands back (and for the tests to compare with).
+ * for the cases ours hands back (the convolution's) and for the tests to
+ * compare with (the pooling's hands nothing back: the link drops it).
  */
 #ifndef TEENSYML_CMSIS_NN_UPSTREAM_H
 #define TEENSYML_CMSIS_NN_UPSTREAM_H
