@@ -4,6 +4,7 @@
     model = env.ModelInfo(values["MODEL"])      # teensyml.firmware_model.FirmwareModel
     env.ModelSources(".", model.path)           # model_data.cc/.h, op_resolver.cc/.h
     env.BuiltinDigit("builtin_digit.cc", model.test_digits)   # + builtin_digit.h
+    env.KernelExclusions("kernel_variants.c", model.path, "cmsis_nn")   # variants left out
     scons model                                 # retrain: runs tools/model.py
 
 Reading and generating need no TensorFlow; only `scons model` does.
@@ -13,7 +14,7 @@ import sys
 
 from SCons.Script import Action, Exit
 
-from teensyml import firmware_model, model_codegen, quiet
+from teensyml import firmware_model, kernel_variants, model_codegen, quiet
 from teensyml.errors import UserError, build_action, report
 from teensyml.options import scons_escape
 from teensyml.paths import TEENSYML
@@ -22,7 +23,8 @@ MODELS_DIR = "#models"
 PIPELINE_SCRIPT = "#tools/model.py"
 CHECK_CACHE_DIR = "#build"           # firmware_model's cached checks
 # The generators' own sources: editing one regenerates the C++.
-CODEGEN_MODULES = ("model_codegen.py", "tflite_model.py", "tflm_ops.py", "digit_set.py")
+CODEGEN_MODULES = ("model_codegen.py", "tflite_model.py", "tflm_ops.py", "digit_set.py",
+                   "kernel_variants.py")
 
 
 def model_info(env, model_option, model_mem=None):
@@ -70,6 +72,21 @@ def builtin_digit(env, target, digits_path):
     return nodes
 
 
+@build_action
+def _write_kernel_exclusions(target, source, env):
+    kernel_variants.write_exclusions(source[0].abspath, env["KERNEL_SET"], target[0].abspath)
+
+
+def kernel_exclusions(env, target, model_path, kernel_set):
+    """`target` (.c): the kernel variants no layer of the model reaches, kept
+    out of the link (teensyml/kernel_variants.py)."""
+    nodes = env.Command(env.File(target), env.File(scons_escape(model_path)),
+                        Action(_write_kernel_exclusions, _quiet(env), varlist=["KERNEL_SET"]),
+                        KERNEL_SET=kernel_set)
+    env.Depends(nodes, _codegen_files(env))
+    return nodes
+
+
 def _codegen_files(env):
     return [env.File(os.path.join(TEENSYML, name)) for name in CODEGEN_MODULES]
 
@@ -92,6 +109,7 @@ def generate(env):
     env.AddMethod(model_info, "ModelInfo")
     env.AddMethod(model_sources, "ModelSources")
     env.AddMethod(builtin_digit, "BuiltinDigit")
+    env.AddMethod(kernel_exclusions, "KernelExclusions")
     _add_model_alias(env)
 
 

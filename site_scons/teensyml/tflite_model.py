@@ -4,6 +4,7 @@
     info.operators            ('CONV_2D', 'MAX_POOL_2D', ..., 'SOFTMAX')  execution order
     info.distinct_operators   ('CONV_2D', 'FULLY_CONNECTED', ...)          sorted
     info.inputs[0]            TensorInfo(name, dtype='int8', shape=(1, 28, 28, 1), ...)
+    info.operations[0]        Operation('CONV_2D', inputs=(TensorInfo, ...), outputs=(...))
 
 This runs inside every `scons` (the build needs the operator list to pick
 kernels), so it must be quick and must not import TensorFlow. The flatbuffer
@@ -55,6 +56,15 @@ class TensorInfo:
 
 
 @dataclass(frozen=True)
+class Operation:
+    """One operator of the model with its tensors (None for an optional input
+    left out): what a kernel's run-time choice of code path depends on."""
+    name: str
+    inputs: tuple
+    outputs: tuple
+
+
+@dataclass(frozen=True)
 class ModelInfo:
     path: str
     size: int                  # bytes
@@ -70,6 +80,11 @@ class ModelInfo:
     # every subgraph, once each, sorted; types as TFLite names ("INT8", ...),
     # "" for an optional input left out.
     signatures: tuple = ()
+    # Operation of every operator of every subgraph, in order.
+    operations: tuple = ()
+
+    def operations_of(self, operator):
+        return tuple(operation for operation in self.operations if operation.name == operator)
 
     def signatures_of(self, operator):
         """The distinct (input types, output types) `operator` is used with."""
@@ -180,8 +195,9 @@ def _model_info(schema, data, path):
     tensors = lambda indices: tuple(_tensor_info(main.Tensors(int(i)), type_names)  # noqa: E731
                                     for i in indices)
     distinct = sorted({op for ops in used for op in ops})
-    signatures = sorted({signature for graph in graphs
-                         for signature in _signatures(graph, codes, type_names)})
+    operations = tuple(operation for graph in graphs
+                       for operation in _operations(graph, codes, type_names))
+    signatures = sorted({_signature(operation) for operation in operations})
     return ModelInfo(
         path=os.fspath(path), size=len(data), sha256=hashlib.sha256(data).hexdigest(),
         schema_version=model.Version(), operators=tuple(used[0]),
@@ -189,19 +205,26 @@ def _model_info(schema, data, path):
         custom_operators=tuple(op for op in distinct if op in custom),
         inputs=tensors(main.InputsAsNumpy() if main.InputsLength() else ()),
         outputs=tensors(main.OutputsAsNumpy() if main.OutputsLength() else ()),
-        subgraphs=len(graphs), signatures=tuple(signatures))
+        subgraphs=len(graphs), signatures=tuple(signatures), operations=operations)
 
 
-def _signatures(graph, codes, type_names):
-    """(operator, input types, output types) of each operator of `graph`."""
-    def types(indices):
-        return tuple(type_names.get(graph.Tensors(int(i)).Type(), "?") if i >= 0 else ""
+def _operations(graph, codes, type_names):
+    def tensors(indices):
+        return tuple(_tensor_info(graph.Tensors(int(i)), type_names) if i >= 0 else None
                      for i in indices)
     for index in range(graph.OperatorsLength()):
         operator = graph.Operators(index)
-        inputs = operator.InputsAsNumpy() if operator.InputsLength() else ()
-        outputs = operator.OutputsAsNumpy() if operator.OutputsLength() else ()
-        yield codes[operator.OpcodeIndex()], types(inputs), types(outputs)
+        yield Operation(codes[operator.OpcodeIndex()],
+                        tensors(operator.InputsAsNumpy() if operator.InputsLength() else ()),
+                        tensors(operator.OutputsAsNumpy() if operator.OutputsLength() else ()))
+
+
+def _signature(operation):
+    """(operator, input types, output types) as TFLite names, "" for an
+    optional input left out."""
+    def types(tensors):
+        return tuple(tensor.dtype.upper() if tensor is not None else "" for tensor in tensors)
+    return operation.name, types(operation.inputs), types(operation.outputs)
 
 
 def _operator_names(schema, model):
