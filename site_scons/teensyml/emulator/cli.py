@@ -23,7 +23,7 @@ from ..atomic_file import write_text
 from ..errors import UserError, cli
 from ..option_values import CommandSettings
 from ..options import OPTIONS_BY_KEY
-from .firmware_file import load_firmware
+from .machine.firmware_file import load_firmware
 
 PREFIX = "emulate: "
 TIMING_CHOICES = OPTIONS_BY_KEY["TIMING"].choices
@@ -61,7 +61,7 @@ class Settings(CommandSettings):
 
 
 def make_console(settings, stdout):
-    from .console import PtyConsole, ScriptedConsole, StdioConsole
+    from .peripherals.console import PtyConsole, ScriptedConsole, StdioConsole
     send = settings.send.encode("latin-1")
     if settings.send_file:
         try:
@@ -85,9 +85,9 @@ def emulate(settings):
 
 
 def run(settings):
-    from .counters import WaitStates
-    from .machine import Machine
-    from .report import stats_json, stats_lines
+    from .counting.counters import WaitStates
+    from .machine.board import Machine
+    from .counting.report import stats_json, stats_lines
     stdout, stderr = sys.stdout, sys.stderr
     wait_states = WaitStates.parse(settings.wait_states)
     image, symbols = load_firmware(settings.firmware, settings.elf)
