@@ -5,7 +5,7 @@ import pytest
 import unicorn
 from unicorn import arm_const as uc_arm
 
-from teensyml import memory_map as mm
+from teensyml import memory_map as mm, options
 from teensyml.emulator import Machine, ScriptedConsole, WaitStates, load_firmware
 from teensyml.emulator.peripherals import lpuart as uart
 from teensyml.emulator.peripherals import system
@@ -230,13 +230,13 @@ def test_reset_request_needs_the_key():
 def test_wait_states_parse():
     defaults = WaitStates.defaults()
     assert defaults.fetch[0] == mm.FLASH.fetch_wait_states
-    parsed = WaitStates.parse("flash:30/10, OCRAM:2")
+    parsed = options.resolve({"WAIT_STATES": "flash:30/10, OCRAM:2"})["WAIT_STATES"]
     assert parsed.table()["FLASH"] == (30, 10)
     assert parsed.table()["OCRAM"] == (2, 2)
     assert parsed.table()["DTCM"] == (mm.DTCM.fetch_wait_states, mm.DTCM.data_wait_states)
     for bad in ("FLASH", "FLASH:-1/0", "SDRAM:1/1", "FLASH:x/1"):
         with pytest.raises(UserError):
-            WaitStates.parse(bad)
+            options.resolve({"WAIT_STATES": bad})
 
 
 @pytest.mark.parametrize("full, bare, last", [

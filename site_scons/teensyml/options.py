@@ -50,17 +50,19 @@ class Option:
     #   bool, enum (one of `choices`), model (built-in name or .tflite path),
     #   globs (ITCM_EXTRA: Globs), list (a tuple of the words between
     #   `separator`s), regex (text that compiles), text (SEND: \n escapes
-    #   made real), word (stripped), str and path (as given), or a number:
-    #   int | bytes (whole numbers) | seconds (a float), checked against the
-    #   number fields below.
+    #   made real), word (stripped), command (a tuple of shell words),
+    #   directory (an absolute path that is no file, one of `words`, or None
+    #   for 0/off/none), wait_states (memory_map.WaitStates), str and path
+    #   (as given), or a number: int | bytes (whole numbers) | seconds (a
+    #   float), checked against the number fields below.
     kind: str = "str"
     choices: tuple = ()
     group: str = "configuration"  # or the command it steers
     aliases: tuple = field(default=())
     positive: bool = False       # numbers: greater than 0 (else 0 or more)
     multiple: int = 1            # whole numbers: a multiple of this
-    words: tuple = ()            # numbers: words also accepted as they are ("auto")
-    zero: str = ""               # numbers: what 0 means ("no limit"), shown in messages
+    words: tuple = ()            # numbers, directory: words also accepted as they are ("auto")
+    zero: str = ""               # numbers, directory: what 0 means ("no limit"), in messages
     separator: str = ","         # list: what separates the words
     # The build directory the option names (DIRECTORIES), or "" for none,
     # and for which firmware (SCOPES).
@@ -156,11 +158,11 @@ OPTIONS = (
            group="build"),
     Option("CACHE", "shared object cache: auto (the user's cache directory), a "
            "directory (e.g. on shared storage for a team or CI), or 0 for none", "auto",
-           kind="str", group="build"),
+           kind="directory", words=("auto",), zero="no cache", group="build"),
     Option("CCACHE", "compile through ccache (does not change what SCons rebuilds)",
            False, kind="bool", group="build"),
     Option("CC_WRAPPER", "compile through this wrapper command, e.g. distcc or icecc "
-           "(does not change what SCons rebuilds)", "", kind="str", group="build"),
+           "(does not change what SCons rebuilds)", "", kind="command", group="build"),
     Option("NINJA", "also write build.ninja (SCons' ninja generator) and build through "
            "it; then `ninja` alone rebuilds after an edit", False, kind="bool",
            group="build"),
@@ -184,7 +186,7 @@ OPTIONS = (
            kind="regex", group="monitor"),
     Option("TIMESTAMPS", "prefix each received line with the time", False,
            kind="bool", group="monitor"),
-    Option("LOG", "also write the session to this file", "", kind="str",
+    Option("LOG", "also write the session to this file", "", kind="path",
            group="monitor"),
     Option("EOL", "end of line: what Enter sends, and what received text "
            "uses (as miniterm's --eol)", "crlf", kind="enum",
@@ -215,8 +217,7 @@ OPTIONS = (
            "0", kind="int", zero="no list", group="emulate"),
     Option("WAIT_STATES", "with TIMING=simple: wait states per region as "
            "REGION:fetch/data, e.g. FLASH:30/30,OCRAM:2/2 (defaults in docs/emulator.md)",
-           "", kind="str",
-           group="emulate"),
+           "", kind="wait_states", group="emulate"),
     # --- scons run-model --------------------------------------------------------
     Option("INPUT", "the model's inputs: a .npy (input 0) or a .npz (inputs by index or "
            "tensor name); a leading axis gives several samples", "", kind="path",
@@ -233,7 +234,7 @@ OPTIONS = (
     # --- scons size-report ------------------------------------------------------
     Option("FORMAT", "report format", "text", kind="enum",
            choices=("text", "json", "csv"), group="size-report"),
-    Option("DIFF", "earlier json report to compare with", "", kind="str",
+    Option("DIFF", "earlier json report to compare with", "", kind="path",
            group="size-report"),
     Option("TOP", "symbols listed per region (0: all)", "10", kind="int", zero="all",
            group="size-report"),
@@ -328,6 +329,13 @@ def validate(option, text):
         return tuple(filter(None, (word.strip() for word in text.split(option.separator))))
     if option.kind == "word":
         return text.strip()
+    if option.kind == "command":
+        return _command(option, text)
+    if option.kind == "directory":
+        return _directory(option, text)
+    if option.kind == "wait_states":
+        from .memory_map import WaitStates
+        return WaitStates.parse(text)
     if option.kind == "text":
         return unescape(text)
     if option.kind == "regex" and text:
@@ -338,6 +346,33 @@ def validate(option, text):
                             f"({error}); quote it for the shell, e.g. "
                             f"{option.key}='predicted [0-9]'.") from None
     return text
+
+
+def _command(option, text):
+    """The words of a command line, split as the shell would."""
+    import shlex
+    try:
+        return tuple(shlex.split(text))
+    except ValueError as error:
+        raise UserError(f"{option.key}={text} is not valid: {error} (an unclosed quote?); "
+                        f"give the command as you would type it, e.g. "
+                        f"{option.key}='distcc'.") from None
+
+
+def _directory(option, text):
+    """An absolute directory (created later if missing), a word, or None for 0."""
+    word = text.strip()
+    if word in option.words:
+        return word
+    if word.lower() in FALSE_WORDS + ("none",):
+        return None
+    path = os.path.abspath(os.path.expanduser(word))
+    if os.path.exists(path) and not os.path.isdir(path):
+        alternatives = "".join(f"{option.key}={w}, " for w in option.words)
+        raise UserError(f"{option.key}={text} is a file, not a directory. Give a directory "
+                        f"(it is created if missing), {alternatives}or {option.key}=0 for "
+                        f"{option.zero or 'none'}.")
+    return path
 
 
 # What SEND= text may escape (monitor and emulator alike).

@@ -44,7 +44,7 @@ class Settings(CommandSettings):
     measure: bool
     between: tuple              # functions to count from entry to return
     profile: int
-    wait_states: str            # TIMING=simple's overrides, REGION:fetch/data,...
+    wait_states: object         # TIMING=simple's: memory_map.WaitStates
     elf: str = None             # function names (default: the image, or the .elf beside it)
     pty_link: str = None        # with pty: also a symbolic link to it here
     send_file: str = None       # a file's bytes to send after `send`
@@ -85,11 +85,9 @@ def emulate(settings):
 
 
 def run(settings):
-    from .counting.counters import WaitStates
-    from .machine.board import Machine
     from .counting.report import stats_json, stats_lines
+    from .machine.board import Machine
     stdout, stderr = sys.stdout, sys.stderr
-    wait_states = WaitStates.parse(settings.wait_states)
     image, symbols = load_firmware(settings.firmware, settings.elf)
 
     def note(text):
@@ -97,7 +95,7 @@ def run(settings):
 
     console = make_console(settings, stdout)
     try:
-        machine = Machine(image, symbols, console, wait_states, settings.measure,
+        machine = Machine(image, symbols, console, settings.wait_states, settings.measure,
                           report=note, timing=settings.timing)
         for query in settings.between:
             machine.add_marker(query)

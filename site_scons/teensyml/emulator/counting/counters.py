@@ -33,11 +33,13 @@ from unicorn import arm_const as uc_arm
 
 from ... import memory_map as mm
 from ...errors import UserError
+from ...memory_map import WaitStates
 from ..machine import native
 from ..machine.blocktables import BlockDecoder, NativeBlockTable, make_table
 from ..machine.fasthooks import native_hook, raw_access_hook, register_function_addresses
 
-REGION_NAMES = ("FLASH", "ITCM", "DTCM", "OCRAM")
+# The counted regions, in the memory map's order (as WaitStates holds them).
+REGION_NAMES = mm.WAIT_STATE_REGIONS
 FLASH_INDEX, ITCM_INDEX, DTCM_INDEX, OCRAM_INDEX = range(4)
 OTHER_INDEX = 4                   # code or data outside the four regions
 # Address ranges of each region as the chip decodes them (FlexRAM OCRAM banks
@@ -69,43 +71,6 @@ def region_index(address):
         if start <= address < end:
             return index
     return OTHER_INDEX
-
-
-@dataclass(frozen=True)
-class WaitStates:
-    """Extra cycles per instruction fetch and per data access, by region."""
-    fetch: tuple
-    data: tuple
-
-    @classmethod
-    def defaults(cls):
-        regions = [mm.REGIONS_BY_NAME[name] for name in REGION_NAMES]
-        return cls(tuple(r.fetch_wait_states for r in regions),
-                   tuple(r.data_wait_states for r in regions))
-
-    @classmethod
-    def parse(cls, text):
-        """Defaults overridden by "REGION:fetch/data,..." (e.g. FLASH:30/30)."""
-        fetch, data = map(list, (cls.defaults().fetch, cls.defaults().data))
-        for item in filter(None, (part.strip() for part in (text or "").split(","))):
-            name, _, values = item.partition(":")
-            name = name.strip().upper()
-            try:
-                index = REGION_NAMES.index(name)
-                first, _, second = values.partition("/")
-                fetch[index] = int(first)
-                data[index] = int(second) if second else int(first)
-                if fetch[index] < 0 or data[index] < 0:
-                    raise ValueError
-            except ValueError:
-                raise UserError(
-                    f"WAIT_STATES entry {item!r} is not valid; write REGION:fetch/data "
-                    f"with REGION one of {', '.join(REGION_NAMES)} and two non-negative "
-                    f"integers, e.g. FLASH:30/30,OCRAM:2/2.") from None
-        return cls(tuple(fetch), tuple(data))
-
-    def table(self):
-        return {name: (self.fetch[i], self.data[i]) for i, name in enumerate(REGION_NAMES)}
 
 
 @dataclass(frozen=True)
