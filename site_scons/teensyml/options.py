@@ -9,7 +9,10 @@ downstream parses them again. Options in the "configuration" group change the
 firmware: each names a build directory (`names`), and the variant names below
 are derived from those entries alone. The other options steer commands
 (flash, monitor, emulate, ...), each of which takes them as one settings
-object (option_values.CommandSettings).
+object (option_values.CommandSettings). An option may have a default of its
+own for a command, and refuse values that command cannot use
+(`Option.commands`: BUILD for kernel-tests); resolve() takes the commands
+that run.
 """
 import math
 import os
@@ -72,19 +75,42 @@ class Option:
     # format of {key} (lower case), {value} and {digest} (of the value as
     # given), or a function of all the values (text, "" for none).
     spell: object = "{key}_{value}"
+    # Commands with a default of their own, and the values they can take:
+    # ((command, CommandDefault), ...). A command's default goes unspelled in
+    # its directory names, as the table's default does in the others'.
+    commands: tuple = ()
 
     @property
     def configures_firmware(self):
         return self.group == "configuration"
 
-    def part(self, values):
-        """This option's part of a directory name, or ""."""
+    def command_default(self, commands):
+        """The CommandDefault of the first of `commands` that has one, or None."""
+        own = dict(self.commands)
+        return next((own[command] for command in commands if command in own), None)
+
+    def default_for(self, commands=()):
+        """The default when one of `commands` runs (the table's, unless it has its own)."""
+        own = self.command_default(commands)
+        return own.value if own else self.default
+
+    def part(self, values, command=None):
+        """This option's part of a directory name (of `command`'s outputs), or ""."""
         if callable(self.spell):
             return self.spell(values)
         text = str(values[self.key])
-        if text == str(self.default):
+        if text == str(self.default_for((command,))):
             return ""
         return self.spell.format(key=self.key.lower(), value=text, digest=_digest(text))
+
+
+@dataclass(frozen=True)
+class CommandDefault:
+    """An option's default for one command, the values that command can take,
+    and why it takes no other (the end of a sentence)."""
+    value: str
+    choices: tuple
+    why: str
 
 
 class Globs(tuple):
@@ -134,8 +160,13 @@ OPTIONS = (
            spell=lambda values: "upstream" if values["USE_CMSIS_NN"] and
            not values["TUNED_KERNELS"] else ""),
     Option("BUILD", "build type, as TFLM's Makefile: release (TFLM's messages compiled "
-           "out), release_with_logs, debug (-Og)", DEFAULT_BUILD, kind="enum",
-           choices=tuple(BUILD_TYPES), names="objects", spell="{value}"),
+           "out), release_with_logs, debug (-Og); kernel-tests: release_with_logs",
+           DEFAULT_BUILD, kind="enum", choices=tuple(BUILD_TYPES), names="objects",
+           spell="{value}", commands=(("kernel-tests", CommandDefault(
+               "release_with_logs", tuple(name for name, kind in BUILD_TYPES.items()
+                                          if kind.tflm_logs),
+               "TFLM's tests report through MicroPrintf, which that build type compiles "
+               "out")),)),
     Option("ARENA_SIZE", "tensor arena bytes; auto = the model's measured need "
            "plus a margin", "auto", kind="bytes", positive=True, multiple=16,
            words=("auto",), names="configuration", scope="model", spell="arena_{value}"),
@@ -385,9 +416,11 @@ def unescape(text):
                   text)
 
 
-def resolve(arguments):
+def resolve(arguments, commands=()):
     """Validate command-line ARGUMENTS (a dict of strings) into typed values for
-    every option. Unknown keys are left to the caller (SCons warns on them)."""
+    every option, for the `commands` (targets) that run: an option's default
+    is theirs where they have one (Option.commands), and a value they cannot
+    take is refused. Unknown keys are left to the caller (SCons warns on them)."""
     arguments = dict(arguments)
     # The seed's name for the compressed (int8) model.
     if "USE_COMP_MODEL" in arguments:
@@ -400,10 +433,19 @@ def resolve(arguments):
         arguments["MODEL"] = implied
     values = {}
     for option in OPTIONS:
-        text = arguments.get(option.key, option.default)
+        text = arguments.get(option.key, option.default_for(commands))
         values[option.key] = validate(option, text) if isinstance(text, str) \
             else text
+        _check_for_commands(option, values[option.key], commands)
     return values
+
+
+def _check_for_commands(option, value, commands):
+    for command, own in option.commands:
+        if command in commands and value not in own.choices:
+            raise UserError(f"`scons {command}` cannot use {option.key}={value}: {own.why}. "
+                            f"Leave {option.key}= out ({command} uses {own.value}) or give "
+                            f"one of: {', '.join(own.choices)}.")
 
 
 def scons_escaped(arguments):
@@ -418,15 +460,16 @@ def scons_escape(text):
     return text.replace("$", "$$") if isinstance(text, str) else text
 
 
-def directory_name(values, directory, prefix="", scopes=SCOPES):
+def directory_name(values, directory, prefix="", scopes=SCOPES, command=None):
     """The name of a build directory (DIRECTORIES): `prefix`, then the part of
-    every option of `scopes` that names it or a directory before it."""
+    every option of `scopes` that names it or a directory before it (for
+    `command`'s outputs: its own defaults go unspelled)."""
     depth = DIRECTORIES.index(directory)
     parts = [prefix] if prefix else []
     for option in OPTIONS:
         if option.names and DIRECTORIES.index(option.names) <= depth and \
                 option.scope in scopes:
-            parts.append(option.part(values))
+            parts.append(option.part(values, command))
     return "-".join(filter(None, parts))
 
 
