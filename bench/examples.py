@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """TFLM's own example models on the emulated board: build each with both
-kernel sets, run its real inputs (teensyml.tflm_examples) through command 4
+kernel sets, run its real inputs (teensyml.model.tflm_examples) through command 4
 under the calibrated timing model, compare every output with TFLM's host
 runtime, and print one markdown table: cycles and microseconds per inference
 (the mean over the inputs), the image's FLASH bytes and the arena used, and
@@ -24,7 +24,8 @@ from teensyml.paths import ROOT  # noqa: E402
 import numpy as np  # noqa: E402
 
 from teensyml import memory_map as mm  # noqa: E402
-from teensyml import options, run_model, tflm_examples  # noqa: E402
+from teensyml import options, run_model  # noqa: E402
+from teensyml.model import tflm_examples  # noqa: E402
 from teensyml.build_layout import build_layout  # noqa: E402
 
 import readme_block  # noqa: E402 (bench/, beside this script)

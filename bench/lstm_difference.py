@@ -39,9 +39,10 @@ import numpy as np
 import bootstrap  # noqa: F401,E402 (site_scons on sys.path)
 from teensyml.paths import ROOT  # noqa: E402
 
-from teensyml import console_protocol, digit_set, model_input, options  # noqa: E402
+from teensyml import console_protocol, options  # noqa: E402
+from teensyml.model import digit_set, model_input  # noqa: E402
 from teensyml.build_layout import build_layout  # noqa: E402
-from teensyml.tflite_model import load_schema, read_model  # noqa: E402
+from teensyml.model.tflite_model import load_schema, read_model  # noqa: E402
 
 MODEL = os.path.join("third_party", "tflite-micro", "tensorflow", "lite", "micro", "examples",
                      "mnist_lstm", "trained_lstm_int8.tflite")
@@ -137,14 +138,14 @@ def emulate(hex_path, graph, images, skip_reset):
     from unicorn import arm_const
 
     from teensyml.emulator import Machine, ScriptedConsole, load_firmware
-    from teensyml.emulator.fasthooks import block_hook
+    from teensyml.emulator.machine.fasthooks import block_hook
     image, symbols = load_firmware(hex_path)
     console = ScriptedConsole(b"".join(
         console_protocol.classify_request(np.ascontiguousarray(pixels, np.uint8).tobytes())
         for pixels in images))
     machine = Machine(image, symbols, console, timing="simple")
     uc = machine.uc
-    from teensyml import elf_image
+    from teensyml.image import elf_image
     arena_symbol = next(symbol for symbol in elf_image.read(symbols.path).symbols
                         if symbol.name == ARENA_SYMBOL)      # src/app/inference.cc
     arena, arena_size = arena_symbol.address, arena_symbol.size

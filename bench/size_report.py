@@ -21,7 +21,8 @@ import time
 import bootstrap  # noqa: F401,E402 (site_scons on sys.path)
 from teensyml.paths import ROOT  # noqa: E402
 
-from teensyml import options, region_usage, size_report  # noqa: E402
+from teensyml import options, size_report  # noqa: E402
+from teensyml.image import region_usage  # noqa: E402
 from teensyml.build_layout import build_layout  # noqa: E402
 
 RUNS = 5
@@ -58,7 +59,7 @@ def per_link(elf, map_path, scratch):
 def guard_process(elf, map_path):
     """The guard after a link (`true` stands in for the linker); without a map
     it checks and prints the summary line only, as before the size report."""
-    command = [sys.executable, "-m", "teensyml.link_guard", "--elf", elf, "--", "true",
+    command = [sys.executable, "-m", "teensyml.image.link_guard", "--elf", elf, "--", "true",
                "-o", elf] + ([f"-Wl,-Map={map_path}"] if map_path else [])
     subprocess.run(command, check=True, capture_output=True,
                    env={**os.environ, "PYTHONPATH": os.path.join(ROOT, "site_scons")})

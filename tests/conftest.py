@@ -111,6 +111,6 @@ def flash_blocks(hex_path):
     """(HalfKay blocks, KB of data) of an image, as the flash tools count them."""
     sys.path.insert(0, str(ROOT / "site_scons"))
     from teensyml.flash.halfkay_protocol import plan_blocks
-    from teensyml.teensy_image import load_bootable
+    from teensyml.image.teensy_image import load_bootable
     image = load_bootable(str(hex_path))
     return len(plan_blocks(image)), image.size / 1024

@@ -45,7 +45,7 @@ def code_image(code, configuration=None, size=0x3000):
     configuration block (`configuration`, by default just its tag), IVT, boot
     data covering `size` bytes, a vector table (stack at 0x20001000 in DTCM,
     reset handler at CODE) and `code` at CODE."""
-    from teensyml import teensy_image
+    from teensyml.image import teensy_image
     parts = {
         BASE: configuration or struct.pack("<I", mm.FLEXSPI_CONFIG_TAG),
         IVT: struct.pack("<8I", 0x412000D1, VECTORS, 0, 0, BOOT_DATA, IVT, 0, 0),

@@ -14,7 +14,7 @@ import sys
 import pytest
 
 from conftest import ROOT, clean_checkout, layout, load_bench, requires_third_party, run_scons
-from teensyml import build_speed, pch, tflm
+from teensyml import build_speed, options, pch, tflm
 from teensyml.component_table import TFLM_KERNELS
 from teensyml.errors import UserError
 
@@ -34,48 +34,68 @@ def ninja_binary():
 
 # --- settings -----------------------------------------------------------------------
 
+def cache_option(text):
+    return options.resolve({"CACHE": text})["CACHE"]
+
+
+def wrapper_option(text):
+    return options.resolve({"CC_WRAPPER": text})["CC_WRAPPER"]
+
+
 @pytest.mark.parametrize("value", ["0", "off", "none", "no", ""])
 def test_cache_can_be_turned_off(value):
-    assert build_speed.cache_directory(value, "/home/u/.cache/teensyml") is None
+    assert build_speed.cache_directory(cache_option(value), "/home/u/.cache/teensyml") is None
 
 
-def test_cache_defaults_to_the_user_cache_and_moves_anywhere(tmp_path):
-    assert build_speed.cache_directory("auto", "/c/teensyml") == "/c/teensyml/objects"
-    assert build_speed.cache_directory(str(tmp_path / "team"), "/c") == str(tmp_path / "team")
+def test_cache_defaults_to_the_user_cache_and_moves_anywhere(tmp_path, monkeypatch):
+    assert build_speed.cache_directory(cache_option("auto"), "/c/teensyml") == \
+        "/c/teensyml/objects"
+    assert build_speed.cache_directory(cache_option(str(tmp_path / "team")), "/c") == \
+        str(tmp_path / "team")
+    monkeypatch.chdir(tmp_path)
+    assert cache_option("team") == str(tmp_path / "team")       # made absolute once
 
 
 def test_a_cache_path_that_is_a_file_is_refused(tmp_path):
     path = tmp_path / "a-file"
     path.write_text("x")
     with pytest.raises(UserError, match="is a file, not a directory"):
-        build_speed.cache_directory(str(path), "/c")
+        cache_option(str(path))
+
+
+def test_a_wrapper_command_is_split_as_the_shell_would_and_checked_once():
+    assert wrapper_option("distcc -j 'a b'") == ("distcc", "-j", "a b")
+    with pytest.raises(UserError, match="CC_WRAPPER='distcc is not valid"):
+        wrapper_option("'distcc")
 
 
 def test_ccache_missing_says_how_to_install_it():
     with pytest.raises(UserError, match="sudo apt-get install ccache"):
-        build_speed.compiler_wrapper(True, "", which=lambda name: None)
+        build_speed.compiler_wrapper(True, wrapper_option(""), which=lambda name: None)
 
 
 def test_a_missing_wrapper_is_named():
     with pytest.raises(UserError, match="CC_WRAPPER=distcc -j: distcc is not installed"):
-        build_speed.compiler_wrapper(False, "distcc -j", which=lambda name: None)
+        build_speed.compiler_wrapper(False, wrapper_option("distcc -j"),
+                                     which=lambda name: None)
 
 
 def test_ccache_and_another_wrapper_are_not_stacked():
     with pytest.raises(UserError, match="CCACHE_PREFIX=icecc"):
-        build_speed.compiler_wrapper(True, "icecc", which=lambda name: f"/usr/bin/{name}")
+        build_speed.compiler_wrapper(True, wrapper_option("icecc"),
+                                     which=lambda name: f"/usr/bin/{name}")
 
 
 def test_the_wrapper_gets_its_environment_and_ccache_its_pch_settings():
     environ = {"HOME": "/home/u", "CCACHE_DIR": "/shared/ccache", "DISTCC_HOSTS": "a b",
                "SECRET": "no"}
-    wrapper = build_speed.compiler_wrapper(True, "", environ=environ,
+    wrapper = build_speed.compiler_wrapper(True, (), environ=environ,
                                            which=lambda name: f"/usr/bin/{name}")
     assert wrapper.words == ("/usr/bin/ccache",)
     assert wrapper.environment["CCACHE_DIR"] == "/shared/ccache"
     assert "pch_defines" in wrapper.environment["CCACHE_SLOPPINESS"]
     assert "SECRET" not in wrapper.environment
-    assert build_speed.compiler_wrapper(False, "", environ=environ).words == ()
+    assert build_speed.compiler_wrapper(False, (), environ=environ).words == ()
 
 
 def test_the_cache_directory_and_its_parents_are_created(tmp_path):
@@ -150,8 +170,12 @@ def test_a_damaged_cache_entry_is_discarded_and_rebuilt(checkout):
     entries = sorted(path for path in checkout["cache"].rglob("*")
                      if path.is_file() and path.suffix != ".csig"
                      and path.with_name(path.name + ".csig").is_file())
-    assert entries, "no verifiable entry was pushed"
-    damaged = entries[0]
+    # An object file (ELF, type ET_REL): the cache also keeps the HEX, which
+    # the link makes again anyway; which entry sorts first follows the hashes.
+    objects = [path for path in entries if path.read_bytes()[:4] == b"\x7fELF"
+               and path.read_bytes()[16] == 1]
+    assert objects, "no verifiable object was pushed"
+    damaged = objects[0]
     damaged.write_bytes(damaged.read_bytes()[: damaged.stat().st_size // 2])
     shutil.rmtree(checkout["dir"] / "build")
     result = run_scons("fixture", f"CACHE={checkout['cache']}", cwd=checkout["dir"])

@@ -15,7 +15,7 @@ import serial
 
 from conftest import ROOT, layout, requires_third_party, run_scons
 from teensyml import console_protocol as protocol
-from teensyml import digit_set
+from teensyml.model import digit_set
 
 pytestmark = [pytest.mark.firmware, requires_third_party]
 

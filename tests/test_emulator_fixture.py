@@ -16,11 +16,12 @@ from unicorn import UC_HOOK_CODE, UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE
 
 from conftest import ROOT, layout, run_scons
 from teensyml import memory_map as mm
-from teensyml import teensy_image
-from teensyml.elf_image import read as read_elf
+from teensyml.image import teensy_image
+from teensyml.image.elf_image import read as read_elf
 from teensyml.emulator import Machine, ScriptedConsole, WaitStates, load_firmware
-from teensyml.emulator.counters import REGION_RANGES, clear_stale_it_state, region_index
-from teensyml.emulator.native import library as native_library
+from teensyml.emulator.counting.counters import (REGION_RANGES, clear_stale_it_state,
+                                                 region_index)
+from teensyml.emulator.machine.native import library as native_library
 
 EMULATE = [sys.executable, str(ROOT / "tools" / "emulate.py")]
 HOT_FUNCTION = "fixture_hot_loop"
@@ -407,7 +408,7 @@ def test_pty_link_names_the_terminal(fixture_firmware, tmp_path):
 
 
 def calibrated_hot_loop(firmware):
-    from teensyml.emulator.native import library
+    from teensyml.emulator.machine.native import library
     if library()[0] is None:
         pytest.skip(f"the calibrated model needs the C hooks: {library()[1]}")
     image, symbols = load_firmware(str(firmware["elf"]))

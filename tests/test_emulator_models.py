@@ -5,13 +5,13 @@ import pytest
 import unicorn
 from unicorn import arm_const as uc_arm
 
-from teensyml import memory_map as mm
+from teensyml import memory_map as mm, options
 from teensyml.emulator import Machine, ScriptedConsole, WaitStates, load_firmware
-from teensyml.emulator import lpuart as uart
-from teensyml.emulator import system
-from teensyml.emulator.flexram import FlexRam
-from teensyml.emulator.peripherals import PeripheralBus, standard_models
-from teensyml.emulator.symbols import _last_component, _strip_parameters
+from teensyml.emulator.peripherals import lpuart as uart
+from teensyml.emulator.peripherals import system
+from teensyml.emulator.peripherals.flexram import FlexRam
+from teensyml.emulator.peripherals.bus import PeripheralBus, standard_models
+from teensyml.emulator.machine.symbols import _last_component, _strip_parameters
 from teensyml.errors import UserError
 
 BANK = mm.FLEXRAM_BANK_SIZE
@@ -230,13 +230,13 @@ def test_reset_request_needs_the_key():
 def test_wait_states_parse():
     defaults = WaitStates.defaults()
     assert defaults.fetch[0] == mm.FLASH.fetch_wait_states
-    parsed = WaitStates.parse("flash:30/10, OCRAM:2")
+    parsed = options.resolve({"WAIT_STATES": "flash:30/10, OCRAM:2"})["WAIT_STATES"]
     assert parsed.table()["FLASH"] == (30, 10)
     assert parsed.table()["OCRAM"] == (2, 2)
     assert parsed.table()["DTCM"] == (mm.DTCM.fetch_wait_states, mm.DTCM.data_wait_states)
     for bad in ("FLASH", "FLASH:-1/0", "SDRAM:1/1", "FLASH:x/1"):
         with pytest.raises(UserError):
-            WaitStates.parse(bad)
+            options.resolve({"WAIT_STATES": bad})
 
 
 @pytest.mark.parametrize("full, bare, last", [
@@ -271,8 +271,8 @@ def test_marker_sums_calls_and_resolves_names(fixture_firmware):
 
 
 def test_c_table_grows_and_counts_as_the_python_hooks(fixture_firmware, monkeypatch):
-    from teensyml.emulator import blocktables
-    from teensyml.emulator.native import library
+    from teensyml.emulator.machine import blocktables
+    from teensyml.emulator.machine.native import library
     if library()[0] is None:
         pytest.skip(f"the C hooks cannot be built here: {library()[1]}")
     image, symbols = load_firmware(str(fixture_firmware["elf"]))
@@ -327,7 +327,7 @@ def test_wfi_halts_and_reset_request_ends_the_run(assemble):
 def test_counting_data_accesses_keeps_it_blocks_right(assemble, native):
     """A counted load inside an IT block must not leave its IT state behind
     (Unicorn bug #2309): the instruction after the next branch must run."""
-    from teensyml.emulator.native import library
+    from teensyml.emulator.machine.native import library
     if native and library()[0] is None:
         pytest.skip(f"the C hooks cannot be built here: {library()[1]}")
     code = assemble(f"""
@@ -363,8 +363,8 @@ def test_marker_survives_a_stop_request_at_its_entry_and_return(fixture_firmware
     """The run loop's timer asks for a stop at any moment, for instance right
     after the counting hook let the marker's entry (or return) block through:
     the marker must still open (close) its window there."""
-    from teensyml.emulator.fasthooks import block_hook
-    from teensyml.emulator.native import library
+    from teensyml.emulator.machine.fasthooks import block_hook
+    from teensyml.emulator.machine.native import library
     if native and library()[0] is None:
         pytest.skip(f"the C hooks cannot be built here: {library()[1]}")
     image, symbols = load_firmware(str(fixture_firmware["elf"]))

@@ -14,9 +14,9 @@ from unicorn import UC_ARCH_ARM, UC_HOOK_INSN_INVALID, UC_HOOK_INTR, UC_MODE_MCL
     UC_MODE_THUMB, Uc
 from unicorn import arm_const as uc_arm
 
-from teensyml.emulator import fpu64
-from teensyml.emulator.fpu64 import F32, F64
-from teensyml.emulator.vfp import VfpEmulator, advance_it, condition_passed
+from teensyml.emulator.fpu import fpu64
+from teensyml.emulator.fpu.fpu64 import F32, F64
+from teensyml.emulator.fpu.vfp import VfpEmulator, advance_it, condition_passed
 
 
 def bits(value):

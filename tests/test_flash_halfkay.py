@@ -18,7 +18,7 @@ from teensyml import memory_map as mm
 from teensyml.errors import UserError
 from teensyml.flash import halfkay, program
 from teensyml.flash.halfkay_protocol import plan_blocks
-from teensyml.teensy_image import FirmwareImage, Segment, check_teensy40, load_image
+from teensyml.image.teensy_image import FirmwareImage, Segment, check_teensy40, load_image
 
 FAST = dict(erase_timeout=1.0, write_timeout=0.2, retry_interval=0.005, poll=0.02)
 

@@ -6,7 +6,8 @@ import pytest
 from intelhex import IntelHex
 
 from conftest import ROOT, layout, requires_third_party, run_scons
-from teensyml import hexfile, memory_map as mm
+from teensyml.image import hexfile
+from teensyml import memory_map as mm
 from teensyml.errors import UserError
 
 
@@ -63,7 +64,7 @@ def test_image_below_flash_is_refused(tmp_path):
 def test_not_an_elf_gives_one_paragraph_and_status_2(tmp_path):
     bogus = tmp_path / "bogus.elf"
     bogus.write_bytes(b"not an elf at all")
-    result = subprocess.run([sys.executable, "-m", "teensyml.hexfile", str(bogus),
+    result = subprocess.run([sys.executable, "-m", "teensyml.image.hexfile", str(bogus),
                              str(tmp_path / "x.hex")], capture_output=True, text=True,
                             env={"PYTHONPATH": str(ROOT / "site_scons")})
     assert result.returncode == 2

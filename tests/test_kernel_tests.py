@@ -6,7 +6,7 @@ import json
 import pytest
 
 from conftest import layout, requires_third_party, run_scons
-from teensyml import kernel_tests as kt
+from teensyml import kernel_tests as kt, options
 from teensyml.errors import UserError
 from teensyml.options import OPTIONS_BY_KEY, resolve
 
@@ -140,16 +140,23 @@ def test_a_model_with_no_tested_operator_is_refused():
 
 def test_kernel_tests_build_with_tflm_messages():
     """TFLM's tests report through MicroPrintf: BUILD=release compiles it out."""
-    assert kt.with_build({}, ["kernel-tests"]) == {"BUILD": "release_with_logs"}
-    assert kt.with_build({"BUILD": "debug"}, ["kernel-tests"]) == {"BUILD": "debug"}
-    assert kt.with_build({"A": "1"}, ["emulate"]) == {"A": "1"}
+    assert resolve({}, ["kernel-tests"])["BUILD"] == kt.BUILD == "release_with_logs"
+    assert resolve({"BUILD": "debug"}, ["kernel-tests"])["BUILD"] == "debug"
+    assert resolve({}, ["emulate"])["BUILD"] == "release"
+    assert resolve({"BUILD": "release"}, ["emulate"])["BUILD"] == "release"
     with pytest.raises(UserError) as error:
-        kt.with_build({"BUILD": "release"}, ["kernel-tests"])
-    assert "MicroPrintf" in str(error.value)
-    assert "release_with_logs, debug" in str(error.value)
-    values = resolve({"BUILD": "release_with_logs"})
+        resolve({"BUILD": "release"}, ["kernel-tests", "fixture"])
+    assert str(error.value) == (
+        "`scons kernel-tests` cannot use BUILD=release: TFLM's tests report through "
+        "MicroPrintf, which that build type compiles out. Leave BUILD= out (kernel-tests "
+        "uses release_with_logs) or give one of: release_with_logs, debug.")
+    with pytest.raises(UserError, match="choose one of"):
+        resolve({"BUILD": "fast"}, ["kernel-tests"])
+    values = resolve({}, ["kernel-tests"])
     assert kt.variant_name(values) == "reference"
-    assert kt.variant_name(resolve({"BUILD": "debug"})) == "reference-debug"
+    assert kt.variant_name(resolve({"BUILD": "debug"}, ["kernel-tests"])) == "reference-debug"
+    # The firmware's directories spell every build type but the table's default.
+    assert "release_with_logs" in options.variant_name(values)
 
 
 def test_ops_is_one_option_of_the_table():

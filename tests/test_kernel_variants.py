@@ -1,4 +1,4 @@
-"""The kernel variants left out of a model's firmware (teensyml/kernel_variants.py):
+"""The kernel variants left out of a model's firmware (teensyml/model/kernel_variants.py):
 the rules on hand-made layers, the committed models, the generated C compiled
 with the firmware's compiler, and (with third_party) the call graph the rules
 rest on, read from CMSIS-NN's and TFLM's sources, and the real firmware's link."""
@@ -10,8 +10,8 @@ import pytest
 from elftools.elf.elffile import ELFFile
 
 from conftest import ROOT, THIRD_PARTY, layout, requires_third_party, run_scons
-from teensyml import kernel_variants as kv
-from teensyml.tflite_model import ModelInfo, Operation, TensorInfo, read_model
+from teensyml.model import kernel_variants as kv
+from teensyml.model.tflite_model import ModelInfo, Operation, TensorInfo, read_model
 from teensyml.tflm.c_scan import strip_comments
 
 ALL = {variant.function for variant in kv.VARIANTS}

@@ -1,4 +1,4 @@
-"""teensyml.known_differences: which known differences apply to a model and
+"""teensyml.model.known_differences: which known differences apply to a model and
 kernel set (no third_party, no TensorFlow needed)."""
 import subprocess
 import sys
@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from conftest import ROOT
-from teensyml import known_differences as known
+from teensyml.model import known_differences as known
 
 LSTM = "UNIDIRECTIONAL_SEQUENCE_LSTM"
 CNN = ("CONV_2D", "MAX_POOL_2D", "RESHAPE", "FULLY_CONNECTED", "SOFTMAX")
@@ -73,7 +73,7 @@ def test_the_docs_anchor_exists():
 
 def test_importing_it_pulls_in_no_heavy_module():
     code = ("import sys; sys.path.insert(0, 'site_scons'); "
-            "import teensyml.known_differences; "
+            "import teensyml.model.known_differences; "
             "print(sorted(m for m in ('SCons', 'numpy', 'tensorflow', 'tflite_micro') "
             "if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,

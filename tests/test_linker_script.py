@@ -133,8 +133,8 @@ def link(tmp_path, fixture_firmware, placement, extra_source=""):
                "-mthumb", "--specs=nano.specs", "--specs=nosys.specs", "-nostartfiles",
                "-Wl,--gc-sections", "-Wl,--no-warn-rwx-segments", "-T", str(script),
                "-o", str(elf), *objects, *sources, "-lm"]
-    result = subprocess.run([sys.executable, "-m", "teensyml.link_guard", "--elf", str(elf),
-                             "--", *command], capture_output=True, text=True,
+    result = subprocess.run([sys.executable, "-m", "teensyml.image.link_guard",
+                             "--elf", str(elf), "--", *command], capture_output=True, text=True,
                             env={"PYTHONPATH": str(ROOT / "site_scons"), "PATH": "/usr/bin:/bin"})
     return result, elf
 

@@ -10,7 +10,8 @@ import pytest
 
 from conftest import ROOT, requires_third_party, run_scons
 from teensyml import console_protocol as protocol
-from teensyml import digit_set, options
+from teensyml.model import digit_set
+from teensyml import options
 
 pytestmark = [pytest.mark.firmware, requires_third_party]
 
@@ -55,7 +56,7 @@ def test_an_image_gives_the_same_outputs_whatever_ran_before(outputs, kernels):
 
 def test_both_kernel_sets_give_the_host_runtimes_outputs_reset_per_image(outputs, images):
     runtime = pytest.importorskip("tflite_micro.python.tflite_micro.runtime")
-    from teensyml import model_input
+    from teensyml.model import model_input
     interpreter = runtime.Interpreter.from_file(str(ROOT / MODEL))
     quantization = interpreter.get_input_details(0)["quantization_parameters"]
     expected = []

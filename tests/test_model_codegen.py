@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, THIRD_PARTY, requires_third_party, run_scons
-from teensyml import digit_set, firmware_model, model_codegen, tflm_ops
+from teensyml.model import digit_set, firmware_model, codegen as model_codegen, tflm_ops
 from teensyml.errors import UserError
-from teensyml.tflite_model import load_schema, read_model
+from teensyml.model.tflite_model import load_schema, read_model
 
 MODELS = ROOT / "models"
 MNIST_OPERATORS = ("CONV_2D", "MAX_POOL_2D", "CONV_2D", "MAX_POOL_2D", "CONV_2D", "RESHAPE",
@@ -91,7 +91,7 @@ def test_committed_test_digits_belong_to_the_committed_models():
 
 
 def test_reading_does_not_import_tensorflow():
-    code = ("import sys; from teensyml.tflite_model import read_model; "
+    code = ("import sys; from teensyml.model.tflite_model import read_model; "
             f"read_model({str(committed('int8'))!r}); "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in "
             "('tensorflow', 'tflite_micro', 'keras')))")

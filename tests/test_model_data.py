@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from teensyml.errors import UserError
-from teensyml.model_input import quantize, to_float
-from teensyml.model_pipeline import mnist_data
+from teensyml.model.model_input import quantize, to_float
+from teensyml.model.pipeline import mnist_data
 
 
 def nielsen_pickle(sizes=(5, 3, 4), seed=0):

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from conftest import ROOT
-from teensyml import digit_set
+from teensyml.model import digit_set
 from teensyml.errors import UserError
-from teensyml.model_input import model_input
-from teensyml.model_pipeline import mnist_data
-from teensyml.tflite_model import read_model
+from teensyml.model.model_input import model_input
+from teensyml.model.pipeline import mnist_data
+from teensyml.model.tflite_model import read_model
 
 TOOL = ROOT / "tools" / "model.py"
 EVAL_IMAGES = 200
@@ -86,7 +86,7 @@ def test_test_digits_hold_tflm_outputs(small_run):
 def test_expected_outputs_and_arena_reproduce_in_tflm(small_run, name):
     """Run TFLM's host runtime here, independently of the pipeline's workers."""
     runtime = pytest.importorskip("tflite_micro.python.tflite_micro.runtime")
-    from teensyml.model_pipeline.quiet import quiet_output
+    from teensyml.model.pipeline.quiet import quiet_output
     model = (small_run / f"{name}.tflite").read_bytes()
     info = read_model(small_run / f"{name}.tflite")
     report = json.loads((small_run / f"{name}.json").read_text())

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pty_peer import PtyPeer
-from teensyml.addr2line import AddressDecoder
+from teensyml.image.addr2line import AddressDecoder
 
 MONITOR = Path(__file__).resolve().parent.parent / "tools" / "monitor.py"
 

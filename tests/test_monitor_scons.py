@@ -3,7 +3,7 @@ import pytest
 
 from pty_peer import PtyPeer, Terminal
 from scons_commands import make_project, scons_command
-from teensyml import elf_image
+from teensyml.image import elf_image
 
 
 @pytest.fixture

@@ -14,11 +14,12 @@ from serial.tools.list_ports_common import ListPortInfo
 
 from conftest import (NEEDS_DEPS_REASON, ROOT, THIRD_PARTY, layout, requires_third_party,
                       run_scons)
-from teensyml import firmware_model, options
+from teensyml.model import firmware_model
+from teensyml import options
 from teensyml.emulator.cli import Settings as EmulatorSettings
 from teensyml.errors import UserError
 from teensyml.serial_link import candidate_ports, pick_port
-from teensyml.tflite_model import load_schema
+from teensyml.model.tflite_model import load_schema
 
 MODELS = ROOT / "models"
 needs_toolchain = pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None,
@@ -228,7 +229,7 @@ def many_outputs_model(path, count):
 
 
 def test_model_with_more_outputs_than_the_app_holds_is_refused(tmp_path):
-    from teensyml import model_codegen
+    from teensyml.model import codegen as model_codegen
     limit = model_codegen.APP_MAX_TENSORS
     assert firmware_model.resolve(str(many_outputs_model(tmp_path / "ok.tflite", limit)),
                                   str(MODELS))
@@ -282,7 +283,7 @@ def test_scons_refuses_a_model_larger_than_flash_before_compiling(tmp_path):
 
 def test_the_build_time_check_is_the_apps():
     """model_codegen's limit is the app's constant (src/app/inference.h)."""
-    from teensyml import model_codegen
+    from teensyml.model import codegen as model_codegen
     header = (ROOT / "src" / "app" / "inference.h").read_text()
     assert model_codegen.APP_MAX_TENSORS == int(re.search(r"kMaxModelTensors = (\d+);",
                                                           header).group(1))

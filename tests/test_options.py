@@ -164,7 +164,9 @@ def test_directory_names(arguments, objects, configuration, image, fixture_objec
     assert options.placement_variant_name("fixture", values, "configuration") == \
         fixture_objects
     assert options.placement_variant_name("fixture", values) == fixture_image
-    assert kernel_tests.variant_name(values) == kernel_tests_name
+    # `scons kernel-tests` resolves the options for itself (its own default BUILD).
+    assert kernel_tests.variant_name(options.resolve(arguments, ["kernel-tests"])) == \
+        kernel_tests_name
 
 
 @pytest.mark.parametrize("path, name", [

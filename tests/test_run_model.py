@@ -233,7 +233,7 @@ def test_compare_with_the_host_runtime_on_a_real_model(tmp_path):
 
 
 def test_a_difference_a_known_record_explains_is_printed_with_it_and_still_fails():
-    from teensyml import known_differences
+    from teensyml.model import known_differences
     ints = protocol.Tensor(0, "int8", (2,), 0.1, 0, 2)
     comparison = run_model.compare(description_of(ints), [[np.array([1, 2], np.int8)]],
                                    [[np.array([1, 3], np.int8)]])

@@ -27,7 +27,7 @@ from scons_commands import make_project, scons_command
 from teensyml import interrupts
 from teensyml.flash import halfkay, teensy_loader_cli
 from teensyml.flash.halfkay_protocol import plan_blocks
-from teensyml.teensy_image import load_bootable
+from teensyml.image.teensy_image import load_bootable
 
 BOUND = 2.0                       # seconds from the signal to the exit status
 STATUS = {signal.SIGINT: 130, signal.SIGTERM: 143}

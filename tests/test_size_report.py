@@ -173,7 +173,7 @@ def test_link_guard_keeps_the_previous_report_and_warns_about_the_stack(fixture_
     elf, map_file = (shutil.copy(fixture_firmware[kind], tmp_path) for kind in ("elf", "map"))
     (tmp_path / "fixture.size.json").write_text('{"earlier": true}')
     # `true` stands in for the link: the guard then checks and reports the ELF.
-    result = subprocess.run([sys.executable, "-m", "teensyml.link_guard", "--elf", elf,
+    result = subprocess.run([sys.executable, "-m", "teensyml.image.link_guard", "--elf", elf,
                              "--stack-margin", str(mm.FLEXRAM_SIZE), "--", "true", "-o", elf,
                              f"-Wl,-Map={map_file}"], capture_output=True, text=True,
                             cwd=ROOT, env={"PYTHONPATH": str(ROOT / "site_scons"),
@@ -322,8 +322,8 @@ def guarded_link(tmp_path, placement, assembly):
                "-Wl,--gc-sections", "-Wl,--no-warn-rwx-segments", "-T", str(script),
                f"-Wl,-Map={tmp_path / 'test.map'}", "-o", str(elf), *objects,
                str(tmp_path / "extra.S"), "-lm"]
-    return subprocess.run([sys.executable, "-m", "teensyml.link_guard", "--elf", str(elf),
-                           "--", *command], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "teensyml.image.link_guard",
+                           "--elf", str(elf), "--", *command], capture_output=True, text=True,
                           env={"PYTHONPATH": str(ROOT / "site_scons"), "PATH": "/usr/bin:/bin"})
 
 

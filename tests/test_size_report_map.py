@@ -1,7 +1,8 @@
 """The map-file reader and the component rules, on the forms GNU ld writes."""
 import pytest
 
-from teensyml import components, map_file
+from teensyml import components
+from teensyml.image import map_file
 from teensyml.errors import UserError
 
 # The forms of a GNU ld 2.40 map: a wrapped (long) input-section name, a wrapped
@@ -148,7 +149,7 @@ Linker script and memory map
 
 
 def test_merged_strings_count_once():
-    from teensyml import elf_image, region_usage
+    from teensyml.image import elf_image, region_usage
     section = elf_image.Section(".rodata", 1, 0x60001000, 0x60001000, 0x40, nobits=False,
                                 executable=False)
     image = elf_image.Image("test.elf", [section], [], {})
@@ -162,7 +163,7 @@ def test_merged_strings_count_once():
 
 
 def test_a_map_of_another_link_is_refused():
-    from teensyml import elf_image, region_usage
+    from teensyml.image import elf_image, region_usage
     section = elf_image.Section(".rodata", 1, 0x60001000, 0x60001000, 0x44, nobits=False,
                                 executable=False)
     image = elf_image.Image("test.elf", [section], [], {})

@@ -9,7 +9,7 @@ from intelhex import IntelHex
 import teensy_images as ti
 from teensyml import memory_map as mm
 from teensyml.errors import UserError
-from teensyml.teensy_image import check_teensy40, load_image
+from teensyml.image.teensy_image import check_teensy40, load_image
 
 needs_gcc = pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None,
                                reason="arm-none-eabi-gcc is not installed")

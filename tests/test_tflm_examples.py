@@ -1,7 +1,7 @@
 """TFLM's own example models (inside the pinned tree) on the emulated board,
 with both kernel sets: each builds, boots READY and, through `scons
 run-model COMPARE=1`, agrees with TFLM's host runtime on real inputs
-(teensyml.tflm_examples says which), the LSTM under CMSIS-NN included
+(teensyml.model.tflm_examples says which), the LSTM under CMSIS-NN included
 (docs/model.md, "The LSTM under CMSIS-NN")."""
 import re
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, THIRD_PARTY, requires_third_party, run_scons
-from teensyml import tflm_examples
+from teensyml.model import tflm_examples
 
 pytestmark = [pytest.mark.firmware, requires_third_party]
 

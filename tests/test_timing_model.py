@@ -11,7 +11,7 @@ import pytest
 
 from teensyml import memory_map as mm
 from teensyml.emulator import Machine
-from teensyml.emulator.native import library
+from teensyml.emulator.machine.native import library
 from teensyml.emulator.timing import attributes, flexspi
 from teensyml.emulator.timing.core import BlockCoster
 from teensyml.emulator.timing.parameters import DEFAULT

@@ -20,7 +20,7 @@ from loader_stand_in import stand_in  # noqa: F401
 from scons_commands import make_project, run_scons as run_project_scons
 from teensyml.errors import UserError
 from teensyml.flash import program
-from teensyml.teensy_image import load_bootable
+from teensyml.image.teensy_image import load_bootable
 
 END = ":00000001FF\n"
 

@@ -38,7 +38,7 @@ def main(argv=None):
                         help="seconds to wait for each answer (60)")
     arguments = parser.parse_intermixed_args(argv)
     values = from_assignments(arguments.options, KEYS)
-    from teensyml import digit_set
+    from teensyml.model import digit_set
     from teensyml.classify_serial import Exchange, classify
     from teensyml.serial_link import SerialLink, candidate_ports, pick_port
     digits = digit_set.load(arguments.digits)

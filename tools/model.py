@@ -40,7 +40,7 @@ def main(argv=None):
     parser.add_argument("--cache-dir", help="MNIST cache (default: the user cache dir)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     arguments = parser.parse_args(argv)
-    from teensyml.model_pipeline.pipeline import PipelineSettings, run
+    from teensyml.model.pipeline.pipeline import PipelineSettings, run
     run(PipelineSettings(
         out_dir=arguments.out_dir, epochs=arguments.epochs, seed=arguments.seed,
         train_subset=arguments.train_subset, eval_images=arguments.eval_images,

@@ -38,7 +38,7 @@ def main(argv=None):
                                            "configuration's build/<variant>/firmware.hex)")
     arguments = parser.parse_intermixed_args(argv)
     values = from_assignments(arguments.options, KEYS)
-    from teensyml import firmware_model
+    from teensyml.model import firmware_model
     from teensyml.build_layout import build_layout
     from teensyml.paths import ROOT
     model = firmware_model.resolve(values["MODEL"], os.path.join(ROOT, "models")).path

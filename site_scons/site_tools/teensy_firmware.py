@@ -75,7 +75,8 @@ def firmware(env, name, sources, script, libs=()):
     env["_LIBFLAGS"] = "-Wl,--start-group " + env["_LIBFLAGS"] + " -Wl,--end-group"
     # The guard runs the link, explains a full region, checks FlexRAM and prints
     # the size line. Plain command lines (no Python actions) keep ninja fast.
-    env["LINKCOM"] = "$TEENSY_PYTHON -m teensyml.link_guard --elf $TARGET -- " + env["LINKCOM"]
+    env["LINKCOM"] = ("$TEENSY_PYTHON -m teensyml.image.link_guard --elf $TARGET -- "
+                      + env["LINKCOM"])
     # The map is a target too: a missing map relinks.
     env.Append(PROGEMITTER=[lambda target, source, env: (target + [map_file], source)])
     elf = env.Program(f"{name}.elf", sources)
@@ -85,7 +86,7 @@ def firmware(env, name, sources, script, libs=()):
     # cache is for the compiles.
     env.NoCache(elf)
     hex_file = env.Command(f"{name}.hex", elf[0], Action(
-        "$TEENSY_PYTHON -m teensyml.hexfile $SOURCE $TARGET", env.QuietLine("HEX")))
+        "$TEENSY_PYTHON -m teensyml.image.hexfile $SOURCE $TARGET", env.QuietLine("HEX")))
     return {"elf": elf[0], "hex": hex_file[0], "map": map_file}
 
 

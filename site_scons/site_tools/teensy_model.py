@@ -1,7 +1,7 @@
 """SCons tool: the model, from MODEL= to the C++ the firmware compiles.
 
     env.Tool("teensy_model")
-    model = env.ModelInfo(values["MODEL"])      # teensyml.firmware_model.FirmwareModel
+    model = env.ModelInfo(values["MODEL"])      # teensyml.model.firmware_model.FirmwareModel
     env.ModelSources(".", model.path)           # model_data.cc/.h, op_resolver.cc/.h
     env.BuiltinDigit("builtin_digit.cc", model.test_digits)   # + builtin_digit.h
     env.KernelExclusions("kernel_variants.c", model.path, "cmsis_nn")   # variants left out
@@ -14,7 +14,8 @@ import sys
 
 from SCons.Script import Action, Exit
 
-from teensyml import firmware_model, kernel_variants, model_codegen, quiet
+from teensyml.model import firmware_model, kernel_variants, codegen as model_codegen
+from teensyml import quiet
 from teensyml.errors import UserError, build_action, report
 from teensyml.options import scons_escape
 from teensyml.paths import TEENSYML
@@ -23,8 +24,8 @@ MODELS_DIR = "#models"
 PIPELINE_SCRIPT = "#tools/model.py"
 CHECK_CACHE_DIR = "#build"           # firmware_model's cached checks
 # The generators' own sources: editing one regenerates the C++.
-CODEGEN_MODULES = ("model_codegen.py", "tflite_model.py", "tflm_ops.py", "digit_set.py",
-                   "kernel_variants.py")
+CODEGEN_MODULES = ("model/codegen.py", "model/tflite_model.py", "model/tflm_ops.py",
+                   "model/digit_set.py", "model/kernel_variants.py")
 
 
 def model_info(env, model_option, model_mem=None):

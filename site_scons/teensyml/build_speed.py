@@ -2,8 +2,8 @@
 the compiler wrapper (docs/build-speed.md says why each is as it is).
 
     cache_directory("auto", "/home/me/.cache/teensyml")  # .../objects
-    cache_directory("0", ...)                             # None: no cache
-    wrapper = compiler_wrapper(ccache=True, command="")
+    cache_directory(None, ...)                            # None: CACHE=0, no cache
+    wrapper = compiler_wrapper(ccache=True, words=())
     wrapper.words, wrapper.environment                    # ["/usr/bin/ccache"], {...}
 
 Plain Python, tested without SCons; site_tools/build_speed.py applies it.
@@ -14,7 +14,6 @@ import shutil
 from dataclasses import dataclass, field
 
 from .errors import UserError
-from .options import FALSE_WORDS
 
 CACHE_SUBDIRECTORY = "objects"
 CCACHE_INSTALL = "sudo apt-get install ccache"
@@ -36,26 +35,17 @@ class CompilerWrapper:
 
 
 def cache_directory(value, cache_home):
-    """Where CacheDir keeps objects, or None when CACHE= turns it off."""
-    text = str(value).strip()
-    if text.lower() in FALSE_WORDS or text.lower() == "none":
-        return None
-    if text == "auto":
-        return os.path.join(cache_home, CACHE_SUBDIRECTORY)
-    path = os.path.abspath(os.path.expanduser(text))
-    if os.path.exists(path) and not os.path.isdir(path):
-        raise UserError(f"CACHE={text} is a file, not a directory. Give a directory for "
-                        f"the object cache (it is created if missing), CACHE=auto for "
-                        f"{os.path.join(cache_home, CACHE_SUBDIRECTORY)}, or CACHE=0 to "
-                        f"build without one.")
-    return path
+    """Where CacheDir keeps objects, from CACHE= as resolved (None: no cache;
+    "auto": under `cache_home`; else the directory)."""
+    return os.path.join(cache_home, CACHE_SUBDIRECTORY) if value == "auto" else value
 
 
-def compiler_wrapper(ccache, command, environ=None, which=shutil.which):
-    """The CompilerWrapper for CCACHE= and CC_WRAPPER= (at most one of them:
-    ccache hands its misses to distcc or icecc through CCACHE_PREFIX)."""
+def compiler_wrapper(ccache, words, environ=None, which=shutil.which):
+    """The CompilerWrapper for CCACHE= and CC_WRAPPER= as resolved (a bool, a
+    tuple of words); at most one of them: ccache hands its misses to distcc or
+    icecc through CCACHE_PREFIX."""
     environ = os.environ if environ is None else environ
-    words = shlex.split(command or "")
+    command, words = shlex.join(words), list(words)
     if ccache and words:
         raise UserError(f"CCACHE=1 and CC_WRAPPER={command} both wrap the compiler; "
                         f"choose one. To cache and distribute, use CCACHE=1 with "

@@ -19,7 +19,8 @@ from collections import Counter
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
-from . import component_table, map_file
+from . import component_table
+from .image import map_file
 from .errors import UserError
 
 

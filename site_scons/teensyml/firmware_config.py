@@ -11,9 +11,9 @@ ARENA_ALIGNMENT = 1 * mm.KB
 
 
 def arena_bytes(arena_option, model):
-    """The tensor arena size for ARENA_SIZE= (a number or "auto") and a model."""
+    """The tensor arena size for ARENA_SIZE= (as resolved: bytes or "auto") and a model."""
     if arena_option != "auto":
-        return int(arena_option)
+        return arena_option
     if model.arena_bytes:
         wanted = model.arena_bytes + ARENA_MARGIN_BYTES
         return -(-wanted // ARENA_ALIGNMENT) * ARENA_ALIGNMENT
@@ -24,7 +24,7 @@ def arena_warning(arena_option, model):
     """A warning when ARENA_SIZE= is below what the model was measured to
     need (its report's host arena), else None."""
     needed = model.arena_bytes
-    if arena_option == "auto" or not needed or int(arena_option) >= needed:
+    if arena_option == "auto" or not needed or arena_option >= needed:
         return None
     return (f"ARENA_SIZE={arena_option} is below the {needed:,} bytes of arena the model "
             f"{model.name} was measured to need (on the host, {model.name}.json); the "

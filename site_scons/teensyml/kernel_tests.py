@@ -21,9 +21,9 @@ import os
 import re
 from dataclasses import asdict, dataclass, field
 
-from .build_types import BUILD_TYPES
 from .errors import UserError
 from .option_values import CommandSettings
+from .options import OPTIONS_BY_KEY
 
 KERNEL_DIR = "tensorflow/lite/micro/kernels"
 MAKEFILE_INC = KERNEL_DIR + "/Makefile.inc"
@@ -44,8 +44,10 @@ NOT_BUILT = {
                   "it, as TFLM's Makefile builds by default",
 }
 ALL = "all"
-# TFLM's tests report through MicroPrintf, which BUILD=release compiles out.
-BUILD = "release_with_logs"
+COMMAND = "kernel-tests"
+# Their build type, from the option table (TFLM's tests report through
+# MicroPrintf, which BUILD=release compiles out).
+BUILD = OPTIONS_BY_KEY["BUILD"].default_for((COMMAND,))
 END_MARKERS = ("~~~ALL TESTS PASSED~~~", "~~~SOME TESTS FAILED~~~")
 END_PATTERN = rb"~~~(ALL TESTS PASSED|SOME TESTS FAILED)~~~"
 # Default limits per test file (MAX_SECONDS= / MAX_INSTRUCTIONS= override).
@@ -375,29 +377,12 @@ def report(results, label):
     return lines, int(any(result.status == "failed" for result in results))
 
 
-def with_build(arguments, targets):
-    """The command line's options with the build type kernel tests need:
-    BUILD=release_with_logs unless another one with TFLM's messages is given."""
-    if "kernel-tests" not in targets:
-        return arguments
-    build = arguments.get("BUILD", BUILD)
-    if build in BUILD_TYPES and not BUILD_TYPES[build].tflm_logs:
-        logged = ", ".join(name for name, kind in BUILD_TYPES.items() if kind.tflm_logs)
-        raise UserError(f"`scons kernel-tests` cannot use BUILD={build}: TFLM's tests report "
-                        f"through MicroPrintf, which that build type compiles out. Leave "
-                        f"BUILD= out (kernel tests use {BUILD}) or give one of: {logged}.")
-    return {**arguments, "BUILD": build}
-
-
 def variant_name(values):
     """build/kernel-tests/<name>: the options that name the firmware's
-    directories, but the model's (it only chooses the test files)."""
-    from .build_types import DEFAULT_BUILD
+    directories, but the model's (it only chooses the test files); their own
+    default build type (the option table's) goes unspelled."""
     from .options import directory_name
-    # Their own default build type goes unspelled, as the firmware's does.
-    if values["BUILD"] == BUILD:
-        values = {**values, "BUILD": DEFAULT_BUILD}
-    return directory_name(values, "image", scopes=("", "kernels"))
+    return directory_name(values, "image", scopes=("", "kernels"), command=COMMAND)
 
 
 def label(values, model_name):

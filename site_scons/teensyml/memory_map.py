@@ -80,6 +80,48 @@ FLEXRAM_OCRAM_BASE = 0x20280000
 
 REGIONS = (FLASH, ITCM, DTCM, OCRAM)
 REGIONS_BY_NAME = {region.name: region for region in REGIONS}
+WAIT_STATE_REGIONS = tuple(region.name for region in REGIONS)
+
+
+@dataclass(frozen=True)
+class WaitStates:
+    """The emulator's simple cycle model: extra cycles per instruction fetch
+    and per data access, by region (WAIT_STATE_REGIONS order). WAIT_STATES=
+    overrides the regions' defaults; the option table parses it with
+    `parse`, once."""
+    fetch: tuple
+    data: tuple
+
+    @classmethod
+    def defaults(cls):
+        return cls(tuple(region.fetch_wait_states for region in REGIONS),
+                   tuple(region.data_wait_states for region in REGIONS))
+
+    @classmethod
+    def parse(cls, text):
+        """Defaults overridden by "REGION:fetch/data,..." (e.g. FLASH:30/30)."""
+        from .errors import UserError
+        fetch, data = map(list, (cls.defaults().fetch, cls.defaults().data))
+        for item in filter(None, (part.strip() for part in (text or "").split(","))):
+            name, _, values = item.partition(":")
+            name = name.strip().upper()
+            try:
+                index = WAIT_STATE_REGIONS.index(name)
+                first, _, second = values.partition("/")
+                fetch[index] = int(first)
+                data[index] = int(second) if second else int(first)
+                if fetch[index] < 0 or data[index] < 0:
+                    raise ValueError
+            except ValueError:
+                raise UserError(
+                    f"WAIT_STATES entry {item!r} is not valid; write REGION:fetch/data "
+                    f"with REGION one of {', '.join(WAIT_STATE_REGIONS)} and two "
+                    f"non-negative integers, e.g. FLASH:30/30,OCRAM:2/2.") from None
+        return cls(tuple(fetch), tuple(data))
+
+    def table(self):
+        return {name: (self.fetch[i], self.data[i])
+                for i, name in enumerate(WAIT_STATE_REGIONS)}
 
 # --- FlexRAM bank configuration registers (IOMUXC_GPR) ----------------------
 IOMUXC_GPR_BASE = 0x400AC000

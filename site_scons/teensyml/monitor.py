@@ -265,7 +265,7 @@ def run(settings, elf=None, out=None):
 
 
 def _run(settings, elf, out):
-    from .addr2line import AddressDecoder
+    from .image.addr2line import AddressDecoder
     out = out or sys.stdout
     port = pick_port(settings.port, [] if settings.port else candidate_ports())
     if not settings.scripted and not sys.stdin.isatty():

@@ -9,7 +9,10 @@ downstream parses them again. Options in the "configuration" group change the
 firmware: each names a build directory (`names`), and the variant names below
 are derived from those entries alone. The other options steer commands
 (flash, monitor, emulate, ...), each of which takes them as one settings
-object (option_values.CommandSettings).
+object (option_values.CommandSettings). An option may have a default of its
+own for a command, and refuse values that command cannot use
+(`Option.commands`: BUILD for kernel-tests); resolve() takes the commands
+that run.
 """
 import math
 import os
@@ -50,17 +53,19 @@ class Option:
     #   bool, enum (one of `choices`), model (built-in name or .tflite path),
     #   globs (ITCM_EXTRA: Globs), list (a tuple of the words between
     #   `separator`s), regex (text that compiles), text (SEND: \n escapes
-    #   made real), word (stripped), str and path (as given), or a number:
-    #   int | bytes (whole numbers) | seconds (a float), checked against the
-    #   number fields below.
+    #   made real), word (stripped), command (a tuple of shell words),
+    #   directory (an absolute path that is no file, one of `words`, or None
+    #   for 0/off/none), wait_states (memory_map.WaitStates), str and path
+    #   (as given), or a number: int | bytes (whole numbers) | seconds (a
+    #   float), checked against the number fields below.
     kind: str = "str"
     choices: tuple = ()
     group: str = "configuration"  # or the command it steers
     aliases: tuple = field(default=())
     positive: bool = False       # numbers: greater than 0 (else 0 or more)
     multiple: int = 1            # whole numbers: a multiple of this
-    words: tuple = ()            # numbers: words also accepted as they are ("auto")
-    zero: str = ""               # numbers: what 0 means ("no limit"), shown in messages
+    words: tuple = ()            # numbers, directory: words also accepted as they are ("auto")
+    zero: str = ""               # numbers, directory: what 0 means ("no limit"), in messages
     separator: str = ","         # list: what separates the words
     # The build directory the option names (DIRECTORIES), or "" for none,
     # and for which firmware (SCOPES).
@@ -70,19 +75,42 @@ class Option:
     # format of {key} (lower case), {value} and {digest} (of the value as
     # given), or a function of all the values (text, "" for none).
     spell: object = "{key}_{value}"
+    # Commands with a default of their own, and the values they can take:
+    # ((command, CommandDefault), ...). A command's default goes unspelled in
+    # its directory names, as the table's default does in the others'.
+    commands: tuple = ()
 
     @property
     def configures_firmware(self):
         return self.group == "configuration"
 
-    def part(self, values):
-        """This option's part of a directory name, or ""."""
+    def command_default(self, commands):
+        """The CommandDefault of the first of `commands` that has one, or None."""
+        own = dict(self.commands)
+        return next((own[command] for command in commands if command in own), None)
+
+    def default_for(self, commands=()):
+        """The default when one of `commands` runs (the table's, unless it has its own)."""
+        own = self.command_default(commands)
+        return own.value if own else self.default
+
+    def part(self, values, command=None):
+        """This option's part of a directory name (of `command`'s outputs), or ""."""
         if callable(self.spell):
             return self.spell(values)
         text = str(values[self.key])
-        if text == str(self.default):
+        if text == str(self.default_for((command,))):
             return ""
         return self.spell.format(key=self.key.lower(), value=text, digest=_digest(text))
+
+
+@dataclass(frozen=True)
+class CommandDefault:
+    """An option's default for one command, the values that command can take,
+    and why it takes no other (the end of a sentence)."""
+    value: str
+    choices: tuple
+    why: str
 
 
 class Globs(tuple):
@@ -132,8 +160,13 @@ OPTIONS = (
            spell=lambda values: "upstream" if values["USE_CMSIS_NN"] and
            not values["TUNED_KERNELS"] else ""),
     Option("BUILD", "build type, as TFLM's Makefile: release (TFLM's messages compiled "
-           "out), release_with_logs, debug (-Og)", DEFAULT_BUILD, kind="enum",
-           choices=tuple(BUILD_TYPES), names="objects", spell="{value}"),
+           "out), release_with_logs, debug (-Og); kernel-tests: release_with_logs",
+           DEFAULT_BUILD, kind="enum", choices=tuple(BUILD_TYPES), names="objects",
+           spell="{value}", commands=(("kernel-tests", CommandDefault(
+               "release_with_logs", tuple(name for name, kind in BUILD_TYPES.items()
+                                          if kind.tflm_logs),
+               "TFLM's tests report through MicroPrintf, which that build type compiles "
+               "out")),)),
     Option("ARENA_SIZE", "tensor arena bytes; auto = the model's measured need "
            "plus a margin", "auto", kind="bytes", positive=True, multiple=16,
            words=("auto",), names="configuration", scope="model", spell="arena_{value}"),
@@ -156,11 +189,11 @@ OPTIONS = (
            group="build"),
     Option("CACHE", "shared object cache: auto (the user's cache directory), a "
            "directory (e.g. on shared storage for a team or CI), or 0 for none", "auto",
-           kind="str", group="build"),
+           kind="directory", words=("auto",), zero="no cache", group="build"),
     Option("CCACHE", "compile through ccache (does not change what SCons rebuilds)",
            False, kind="bool", group="build"),
     Option("CC_WRAPPER", "compile through this wrapper command, e.g. distcc or icecc "
-           "(does not change what SCons rebuilds)", "", kind="str", group="build"),
+           "(does not change what SCons rebuilds)", "", kind="command", group="build"),
     Option("NINJA", "also write build.ninja (SCons' ninja generator) and build through "
            "it; then `ninja` alone rebuilds after an edit", False, kind="bool",
            group="build"),
@@ -184,7 +217,7 @@ OPTIONS = (
            kind="regex", group="monitor"),
     Option("TIMESTAMPS", "prefix each received line with the time", False,
            kind="bool", group="monitor"),
-    Option("LOG", "also write the session to this file", "", kind="str",
+    Option("LOG", "also write the session to this file", "", kind="path",
            group="monitor"),
     Option("EOL", "end of line: what Enter sends, and what received text "
            "uses (as miniterm's --eol)", "crlf", kind="enum",
@@ -215,8 +248,7 @@ OPTIONS = (
            "0", kind="int", zero="no list", group="emulate"),
     Option("WAIT_STATES", "with TIMING=simple: wait states per region as "
            "REGION:fetch/data, e.g. FLASH:30/30,OCRAM:2/2 (defaults in docs/emulator.md)",
-           "", kind="str",
-           group="emulate"),
+           "", kind="wait_states", group="emulate"),
     # --- scons run-model --------------------------------------------------------
     Option("INPUT", "the model's inputs: a .npy (input 0) or a .npz (inputs by index or "
            "tensor name); a leading axis gives several samples", "", kind="path",
@@ -233,7 +265,7 @@ OPTIONS = (
     # --- scons size-report ------------------------------------------------------
     Option("FORMAT", "report format", "text", kind="enum",
            choices=("text", "json", "csv"), group="size-report"),
-    Option("DIFF", "earlier json report to compare with", "", kind="str",
+    Option("DIFF", "earlier json report to compare with", "", kind="path",
            group="size-report"),
     Option("TOP", "symbols listed per region (0: all)", "10", kind="int", zero="all",
            group="size-report"),
@@ -328,6 +360,13 @@ def validate(option, text):
         return tuple(filter(None, (word.strip() for word in text.split(option.separator))))
     if option.kind == "word":
         return text.strip()
+    if option.kind == "command":
+        return _command(option, text)
+    if option.kind == "directory":
+        return _directory(option, text)
+    if option.kind == "wait_states":
+        from .memory_map import WaitStates
+        return WaitStates.parse(text)
     if option.kind == "text":
         return unescape(text)
     if option.kind == "regex" and text:
@@ -340,6 +379,33 @@ def validate(option, text):
     return text
 
 
+def _command(option, text):
+    """The words of a command line, split as the shell would."""
+    import shlex
+    try:
+        return tuple(shlex.split(text))
+    except ValueError as error:
+        raise UserError(f"{option.key}={text} is not valid: {error} (an unclosed quote?); "
+                        f"give the command as you would type it, e.g. "
+                        f"{option.key}='distcc'.") from None
+
+
+def _directory(option, text):
+    """An absolute directory (created later if missing), a word, or None for 0."""
+    word = text.strip()
+    if word in option.words:
+        return word
+    if word.lower() in FALSE_WORDS + ("none",):
+        return None
+    path = os.path.abspath(os.path.expanduser(word))
+    if os.path.exists(path) and not os.path.isdir(path):
+        alternatives = "".join(f"{option.key}={w}, " for w in option.words)
+        raise UserError(f"{option.key}={text} is a file, not a directory. Give a directory "
+                        f"(it is created if missing), {alternatives}or {option.key}=0 for "
+                        f"{option.zero or 'none'}.")
+    return path
+
+
 # What SEND= text may escape (monitor and emulator alike).
 SEND_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "\\": "\\"}
 
@@ -350,9 +416,11 @@ def unescape(text):
                   text)
 
 
-def resolve(arguments):
+def resolve(arguments, commands=()):
     """Validate command-line ARGUMENTS (a dict of strings) into typed values for
-    every option. Unknown keys are left to the caller (SCons warns on them)."""
+    every option, for the `commands` (targets) that run: an option's default
+    is theirs where they have one (Option.commands), and a value they cannot
+    take is refused. Unknown keys are left to the caller (SCons warns on them)."""
     arguments = dict(arguments)
     # The seed's name for the compressed (int8) model.
     if "USE_COMP_MODEL" in arguments:
@@ -365,10 +433,19 @@ def resolve(arguments):
         arguments["MODEL"] = implied
     values = {}
     for option in OPTIONS:
-        text = arguments.get(option.key, option.default)
+        text = arguments.get(option.key, option.default_for(commands))
         values[option.key] = validate(option, text) if isinstance(text, str) \
             else text
+        _check_for_commands(option, values[option.key], commands)
     return values
+
+
+def _check_for_commands(option, value, commands):
+    for command, own in option.commands:
+        if command in commands and value not in own.choices:
+            raise UserError(f"`scons {command}` cannot use {option.key}={value}: {own.why}. "
+                            f"Leave {option.key}= out ({command} uses {own.value}) or give "
+                            f"one of: {', '.join(own.choices)}.")
 
 
 def scons_escaped(arguments):
@@ -383,15 +460,16 @@ def scons_escape(text):
     return text.replace("$", "$$") if isinstance(text, str) else text
 
 
-def directory_name(values, directory, prefix="", scopes=SCOPES):
+def directory_name(values, directory, prefix="", scopes=SCOPES, command=None):
     """The name of a build directory (DIRECTORIES): `prefix`, then the part of
-    every option of `scopes` that names it or a directory before it."""
+    every option of `scopes` that names it or a directory before it (for
+    `command`'s outputs: its own defaults go unspelled)."""
     depth = DIRECTORIES.index(directory)
     parts = [prefix] if prefix else []
     for option in OPTIONS:
         if option.names and DIRECTORIES.index(option.names) <= depth and \
                 option.scope in scopes:
-            parts.append(option.part(values))
+            parts.append(option.part(values, command))
     return "-".join(filter(None, parts))
 
 

@@ -21,7 +21,7 @@ Comparison. Each sample runs from the model's initial state on both sides
 interpreter is reset). Integer, bool and raw outputs must equal the host's
 bit for bit; float32 outputs within FLOAT_ABSOLUTE + FLOAT_RELATIVE x |host|
 (the firmware's newlib expf and the host's glibc differ in the last bit).
-When they differ, the differences teensyml.known_differences documents for
+When they differ, the differences teensyml.model.known_differences documents for
 the model's operators and kernel set are printed with their bounds (the
 status stays 1: a difference is never a pass).
 """
@@ -245,7 +245,7 @@ class Comparison:
 
 def host_outputs(model_path, samples, output_count):
     """TFLM's host runtime on every sample: a list of output-array lists."""
-    from .model_pipeline.quiet import quiet_output
+    from .model.pipeline.quiet import quiet_output
     with open(model_path, "rb") as stream:
         model = stream.read()
     try:
@@ -410,8 +410,8 @@ def _save_outputs(path, description, outputs):
 
 
 def _known_differences(model_path, kernels):
-    from . import known_differences
-    from .tflite_model import parse_model
+    from .model import known_differences
+    from .model.tflite_model import parse_model
     with open(model_path, "rb") as stream:
         info = parse_model(stream.read(), model_path)
     return known_differences.explain(info.distinct_operators, kernels)

@@ -13,16 +13,22 @@ Unicorn lacks it, and counters with a timing model for DWT CYCCNT: calibrated
     stop = machine.run(max_seconds=60)
     print(stop.reason, invoke.counts().instructions, machine.console.text())
 
-Modules: machine (the board and the run loop), flexram, peripherals, lpuart,
-system (SCB/DWT/MPU/...), counters (+ markers), timing/ (the calibrated model),
-vfp (+ fpu64), console, crash, symbols, firmware_file (load_firmware), report,
-pty_session (the emulator in a child process, on a pseudo-terminal), cli
-(tools/emulate.py and `scons emulate`).
+Rooms (each package's docstring lists its modules):
+    machine/      the core, memory and run loop (board.Machine), loading an
+                  image and its symbols, crash reports, the C and Python hooks
+    peripherals/  the register blocks on the peripheral bus, the private
+                  peripheral bus (SCB/DWT/MPU/...), the console on LPUART2;
+                  its docstring says how to add a peripheral
+    fpu/          double-precision VFP in Python (vfp + fpu64)
+    counting/     counters by region, wait states, function markers, the report
+    timing/       the calibrated timing model (caches, FlexSPI, dual-issue core)
+and, beside them, pty_session (the emulator in a child process, on a
+pseudo-terminal) and cli (tools/emulate.py and `scons emulate`).
 """
-from .firmware_file import load_firmware
-from .console import PtyConsole, ScriptedConsole, StdioConsole
-from .counters import Counts, WaitStates
-from .machine import Machine, Stop
+from .machine.firmware_file import load_firmware
+from .peripherals.console import PtyConsole, ScriptedConsole, StdioConsole
+from .counting.counters import Counts, WaitStates
+from .machine.board import Machine, Stop
 
 __all__ = ["Machine", "Stop", "load_firmware", "ScriptedConsole", "StdioConsole",
            "PtyConsole", "Counts", "WaitStates"]

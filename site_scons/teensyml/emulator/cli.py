@@ -23,7 +23,7 @@ from ..atomic_file import write_text
 from ..errors import UserError, cli
 from ..option_values import CommandSettings
 from ..options import OPTIONS_BY_KEY
-from .firmware_file import load_firmware
+from .machine.firmware_file import load_firmware
 
 PREFIX = "emulate: "
 TIMING_CHOICES = OPTIONS_BY_KEY["TIMING"].choices
@@ -44,7 +44,7 @@ class Settings(CommandSettings):
     measure: bool
     between: tuple              # functions to count from entry to return
     profile: int
-    wait_states: str            # TIMING=simple's overrides, REGION:fetch/data,...
+    wait_states: object         # TIMING=simple's: memory_map.WaitStates
     elf: str = None             # function names (default: the image, or the .elf beside it)
     pty_link: str = None        # with pty: also a symbolic link to it here
     send_file: str = None       # a file's bytes to send after `send`
@@ -61,7 +61,7 @@ class Settings(CommandSettings):
 
 
 def make_console(settings, stdout):
-    from .console import PtyConsole, ScriptedConsole, StdioConsole
+    from .peripherals.console import PtyConsole, ScriptedConsole, StdioConsole
     send = settings.send.encode("latin-1")
     if settings.send_file:
         try:
@@ -85,11 +85,9 @@ def emulate(settings):
 
 
 def run(settings):
-    from .counters import WaitStates
-    from .machine import Machine
-    from .report import stats_json, stats_lines
+    from .counting.report import stats_json, stats_lines
+    from .machine.board import Machine
     stdout, stderr = sys.stdout, sys.stderr
-    wait_states = WaitStates.parse(settings.wait_states)
     image, symbols = load_firmware(settings.firmware, settings.elf)
 
     def note(text):
@@ -97,7 +95,7 @@ def run(settings):
 
     console = make_console(settings, stdout)
     try:
-        machine = Machine(image, symbols, console, wait_states, settings.measure,
+        machine = Machine(image, symbols, console, settings.wait_states, settings.measure,
                           report=note, timing=settings.timing)
         for query in settings.between:
             machine.add_marker(query)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from .. import interrupts
 from ..errors import UserError
 from ..option_values import CommandSettings
-from ..teensy_image import is_elf, load_bootable
+from ..image.teensy_image import is_elf, load_bootable
 from . import halfkay, teensy_loader_cli
 from .halfkay_protocol import plan_blocks
 

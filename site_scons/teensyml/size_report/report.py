@@ -27,7 +27,7 @@ import shutil
 import subprocess
 
 from .. import components as comp
-from .. import map_file, region_usage
+from ..image import map_file, region_usage
 from .. import memory_map as mm
 from ..options import OPTIONS_BY_KEY
 

@@ -1,7 +1,7 @@
 """Timing models of the emulated board: what DWT CYCCNT reads.
 
 - "simple": one cycle per instruction plus wait states per access by region
-  (counters.WaitStates); a yardstick for placement, not a prediction.
+  (memory_map.WaitStates); a yardstick for placement, not a prediction.
 - "calibrated": the Cortex-M7 of the i.MX RT1062 as far as public sources
   describe it: dual-issue core and branch prediction (core.py), 32 KB
   I- and D-caches with the firmware's enables, maintenance operations and MPU

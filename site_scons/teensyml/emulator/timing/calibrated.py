@@ -20,8 +20,8 @@ import unicorn
 from unicorn import arm_const as uc_arm
 
 from ...errors import UserError
-from .. import native
-from ..fasthooks import emu_stop_address, native_hook, register_function_addresses
+from ..machine import native
+from ..machine.fasthooks import emu_stop_address, native_hook, register_function_addresses
 from . import attributes
 from .core import BlockCoster
 from .flexspi import read_timing

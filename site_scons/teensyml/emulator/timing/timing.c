@@ -3,7 +3,8 @@
  * access hook that advance the modelled cycle count. Python (calibrated.py)
  * owns every array and constant here and explains the model; this file only
  * applies it, so the per-block and per-access work stays at a few
- * nanoseconds. Built by native.py into the same library as ../hooks.c.
+ * nanoseconds. Built by machine/native.py into the same library as
+ * ../machine/hooks.c.
  *
  *   block:  static cost of the block (learned once, through a Python
  *           callback), the previous block's conditional branch against a
