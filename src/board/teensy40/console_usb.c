@@ -39,6 +39,14 @@
    and its close of the port complete. */
 #define REBOOT_DELAY_CYCLES (10u * CYCLES_PER_MS)
 
+/* Text written before a terminal opens the port (no DTR, or not even
+   enumerated yet) is kept in TinyUSB's FIFO, up to one byte short of a
+   packet: TinyUSB starts a transfer when a packet's worth is queued, which
+   must not happen before the endpoint is opened. usb_poll() sends it once a
+   terminal opens the port, so the boot banner reaches a monitor that opens
+   the port later; beyond that, text is dropped, as on an unconnected UART. */
+#define HELD_MAX (CFG_TUD_CDC_EP_BUFSIZE - 1u)
+
 static bool reboot_requested;
 static uint32_t reboot_requested_at;
 static bool host_stalled;
@@ -61,6 +69,8 @@ static void usb_poll(void)
 {
     tud_int_handler(0);
     tud_task();
+    if (tud_cdc_connected())
+        tud_cdc_write_flush();      /* what was held, or is left of a write */
     if (reboot_requested &&
         cycle_counter_read() - reboot_requested_at >= REBOOT_DELAY_CYCLES)
         enter_bootloader();
@@ -83,15 +93,22 @@ void console_init(void)
     usb_poll();
 }
 
+static void hold(const char *text, size_t length)
+{
+    const uint32_t held = CFG_TUD_CDC_TX_BUFSIZE - tud_cdc_write_available();
+    if (held < HELD_MAX)
+        tud_cdc_write(text, (uint32_t)(length < HELD_MAX - held ? length : HELD_MAX - held));
+}
+
 void console_write(const char *text, size_t length)
 {
     uint32_t progress_at = cycle_counter_read();
     while (length) {
         usb_poll();
-        /* No terminal has the port open: the text is lost, as on an
-           unconnected UART. */
-        if (!tud_cdc_connected())
+        if (!tud_cdc_connected()) {
+            hold(text, length);
             return;
+        }
         const uint32_t written = tud_cdc_write(text, (uint32_t)length);
         if (written) {
             text += written;

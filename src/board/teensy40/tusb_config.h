@@ -31,5 +31,8 @@
 #define CFG_TUD_CDC_EP_BUFSIZE 512
 #define CFG_TUD_CDC_RX_BUFSIZE 1024
 #define CFG_TUD_CDC_TX_BUFSIZE 1024
+/* Keep what the firmware wrote before enumeration (the boot banner) when the
+   host configures the device, rather than clearing it (console_usb.c). */
+#define CFG_TUD_CDC_TX_PERSISTENT 1
 
 #endif
