@@ -8,12 +8,12 @@
  * controller: tud_int_handler() does what TinyUSB's interrupt handler would
  * (turns the controller's status into events) and tud_task() handles them
  * (enumeration, transfers, the CDC callbacks). While the CPU runs an
- * inference nobody polls: the controller itself NAKs the host (bulk data
- * waits, control requests wait), which USB allows for up to 5 s in a control
- * request's data stage and forever on bulk endpoints; a 10 ms inference is
- * far inside that. A longer computation between console calls (a command
- * that runs for seconds) would make the host time out enumeration requests
- * sent meanwhile.
+ * inference nobody polls: the controller itself NAKs the host. Bulk
+ * transfers may wait forever; a standard request's data stage must be
+ * answered within 500 ms (USB 2.0, 9.2.6.4), and a 10 ms inference (the
+ * float32 model's 360 ms) is inside that. A longer computation between
+ * console calls would make requests the host sends meanwhile (enumeration
+ * after a replug) time out.
  *
  * TinyUSB's OS-less event queue enables the USB interrupt in the NVIC around
  * every tud_task() (dcd_int_enable as its unlock); the link wraps that

@@ -3,7 +3,7 @@
  * at 480 MHz (clock.c already runs it for the UART's 80 MHz; the SDK leaves
  * a running PLL as it is and sets its USB clock outputs), USBPHY1 out of
  * soft reset, ungated and powered, the controller's clock gate on and the
- * 3.0 V regulator the PHY's transceivers need at 3.0 V. The SDK's USB clock
+ * PMU's 3.0 V regulator, which supplies the PHY, enabled. The SDK's USB clock
  * call also resets the controller and waits about 1 ms, so that a host sees
  * the device leave the bus when the firmware restarts.
  */
