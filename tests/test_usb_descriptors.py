@@ -113,11 +113,10 @@ def test_configuration_is_one_cdc_acm_function(firmware, name, bulk_packet):
                      ENDPOINT, INTERFACE, ENDPOINT, ENDPOINT]
     iad, comm, header, call, acm, union, notify, data, out, into = parts[1:]
     # The association: both interfaces, the function's class is the CDC ACM.
-    assert tuple(iad) == (8, IAD, 0, 2, 0x02, 0x02, 0x00, 0)
-    # Communication interface: class 02, subclass 02 (ACM), one endpoint.
-    number, alternate, endpoints, cls, subclass, protocol = struct.unpack("<xxBBBBBBx", comm)
-    assert (len(comm), number, alternate, endpoints, cls, subclass) == (9, 0, 0, 1, 0x02, 0x02)
-    assert protocol in (0x00, 0x01)          # none, or AT commands (V.250)
+    assert tuple(iad) == (8, IAD, 0, 2, 0x02, 0x02, 0x01, 0)
+    # Communication interface: class 02, subclass 02 (ACM), protocol 01 (AT
+    # commands, V.250, as Teensyduino's), one endpoint.
+    assert struct.unpack("<xxBBBBBBx", comm) == (0, 0, 1, 0x02, 0x02, 0x01) and len(comm) == 9
     # PSTN functional descriptors: header (CDC 1.20), call management, ACM, union.
     assert len(header) == 5 and header[2] == 0x00 and \
         struct.unpack("<H", header[3:5])[0] in (0x0110, 0x0120)
@@ -127,7 +126,9 @@ def test_configuration_is_one_cdc_acm_function(firmware, name, bulk_packet):
     # Notification: interrupt IN.
     address, attributes, packet, interval = struct.unpack("<xxBBHB", notify)
     assert len(notify) == 7 and address & 0x80 and attributes & 0x03 == INTERRUPT
-    assert 8 <= packet <= 64 and interval >= 1
+    assert 8 <= packet <= 64
+    # High speed: 2^(n-1) microframes, n in 1..16; full speed: 1..255 ms.
+    assert 1 <= interval <= (16 if bulk_packet == 512 else 255)
     # Data interface: class 0A, two bulk endpoints, one each way.
     number, alternate, endpoints, cls, subclass, protocol = struct.unpack("<xxBBBBBBx", data)
     assert (len(data), number, alternate, endpoints, cls, subclass, protocol) == \

@@ -3,10 +3,8 @@
  * Teensyduino's "USB Serial" does (VID 0x16C0, PID 0x0483, the same strings,
  * bcdDevice 0x0280 of a Teensy 4.0), so the host tools people use with the
  * board (teensy_loader_cli -s, Teensyduino's port finder, PlatformIO)
- * recognise it. One CDC-ACM function: an interface association, the
- * communication interface with its interrupt-IN notification endpoint, the
- * data interface with a bulk OUT/IN pair; 512-byte packets at high speed,
- * 64 at full speed. The arrays have external names so that
+ * recognise it. One CDC-ACM function (below); 512-byte bulk packets at
+ * high speed, 64 at full speed. The arrays have external names so that
  * tests/test_usb_descriptors.py can read them out of the ELF.
  */
 #include <string.h>
@@ -25,8 +23,32 @@ enum { STR_LANGUAGE, STR_MANUFACTURER, STR_PRODUCT, STR_SERIAL, STR_COUNT };
 #define NOTIFY_PACKET 16u
 #define HS_BULK_PACKET 512u
 #define FS_BULK_PACKET 64u
-#define CONFIG_LENGTH (TUD_CONFIG_DESC_LEN + TUD_CDC_DESC_LEN)
 #define POWER_MA 100u
+
+/* The CDC-ACM function, in USB 2.0 chapter 9 and CDC/PSTN 1.2 order: the
+   interface association (IAD ECN), the communication interface (class 02,
+   ACM subclass 02, AT-command protocol 01, as Teensyduino's) with its header,
+   call management, ACM and union functional descriptors and the interrupt-IN
+   notification endpoint, then the data interface (class 0A) with its bulk
+   OUT and IN endpoints. `notify_interval` is in the speed's units (2^(n-1)
+   microframes at high speed, milliseconds at full speed). */
+#define CDC_ACM_LENGTH (8 + 9 + 5 + 5 + 4 + 5 + 7 + 9 + 7 + 7)
+#define CDC_ACM_FUNCTION(bulk_packet, notify_interval)                                   \
+    8, TUSB_DESC_INTERFACE_ASSOCIATION, ITF_COMM, 2, 0x02, 0x02, 0x01, 0,                \
+    9, TUSB_DESC_INTERFACE, ITF_COMM, 0, 1, 0x02, 0x02, 0x01, 0,                         \
+    5, TUSB_DESC_CS_INTERFACE, 0x00, U16_TO_U8S_LE(0x0110),     /* header, CDC 1.10 */   \
+    5, TUSB_DESC_CS_INTERFACE, 0x01, 0x01, ITF_DATA,            /* call management */    \
+    4, TUSB_DESC_CS_INTERFACE, 0x02, 0x06,      /* ACM: line coding, break requests */   \
+    5, TUSB_DESC_CS_INTERFACE, 0x06, ITF_COMM, ITF_DATA,        /* union */              \
+    7, TUSB_DESC_ENDPOINT, EP_NOTIFY, TUSB_XFER_INTERRUPT, U16_TO_U8S_LE(NOTIFY_PACKET),  \
+    (notify_interval),                                                                   \
+    9, TUSB_DESC_INTERFACE, ITF_DATA, 0, 2, 0x0A, 0x00, 0x00, 0,                         \
+    7, TUSB_DESC_ENDPOINT, EP_DATA_OUT, TUSB_XFER_BULK, U16_TO_U8S_LE(bulk_packet), 0,    \
+    7, TUSB_DESC_ENDPOINT, EP_DATA_IN, TUSB_XFER_BULK, U16_TO_U8S_LE(bulk_packet), 0
+#define CONFIG_LENGTH (9 + CDC_ACM_LENGTH)
+#define CONFIGURATION_HEADER                                                             \
+    9, TUSB_DESC_CONFIGURATION, U16_TO_U8S_LE(CONFIG_LENGTH), ITF_COUNT, 1, 0,           \
+    0x80 /* bus powered */, POWER_MA / 2
 
 const uint8_t usb_device_descriptor[18] = {
     18, TUSB_DESC_DEVICE, U16_TO_U8S_LE(0x0200),
@@ -47,16 +69,14 @@ const uint8_t usb_qualifier_descriptor[10] = {
     CFG_TUD_ENDPOINT0_SIZE, 1, 0,
 };
 
+/* The notification endpoint is polled every 2 ms at high speed (2^(5-1)
+   microframes), every 16 ms at full speed; TinyUSB sends no notification. */
 const uint8_t usb_config_descriptor_hs[CONFIG_LENGTH] = {
-    TUD_CONFIG_DESCRIPTOR(1, ITF_COUNT, 0, CONFIG_LENGTH, 0x00, POWER_MA),
-    TUD_CDC_DESCRIPTOR(ITF_COMM, 0, EP_NOTIFY, NOTIFY_PACKET, EP_DATA_OUT, EP_DATA_IN,
-                       HS_BULK_PACKET),
+    CONFIGURATION_HEADER, CDC_ACM_FUNCTION(HS_BULK_PACKET, 5),
 };
 
 const uint8_t usb_config_descriptor_fs[CONFIG_LENGTH] = {
-    TUD_CONFIG_DESCRIPTOR(1, ITF_COUNT, 0, CONFIG_LENGTH, 0x00, POWER_MA),
-    TUD_CDC_DESCRIPTOR(ITF_COMM, 0, EP_NOTIFY, NOTIFY_PACKET, EP_DATA_OUT, EP_DATA_IN,
-                       FS_BULK_PACKET),
+    CONFIGURATION_HEADER, CDC_ACM_FUNCTION(FS_BULK_PACKET, 16),
 };
 
 const char usb_manufacturer_string[] = "Teensyduino";
