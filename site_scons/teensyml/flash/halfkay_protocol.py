@@ -8,8 +8,9 @@ tool chooses the same blocks), so the two progress bars agree.
 from dataclasses import dataclass
 
 from .. import memory_map as mm
+# The bootloader's USB id (with the running firmware's, in one place).
+from ..teensy_usb import BOOTLOADER_PRODUCT_ID, VENDOR_ID
 
-from ..teensy_usb import BOOTLOADER_PRODUCT_ID, VENDOR_ID  # noqa: F401 (the protocol's ids)
 BLOCK_SIZE = 1024
 HEADER_SIZE = 64                     # address in bytes 0..2, the rest zero
 REPORT_ID = b"\x00"                  # hidapi wants the report id first

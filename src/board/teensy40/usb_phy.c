@@ -4,14 +4,15 @@
  * a running PLL as it is and sets its USB clock outputs), USBPHY1 out of
  * soft reset, ungated and powered, the controller's clock gate on and the
  * PMU's 3.0 V regulator, which supplies the PHY, enabled. The SDK's USB clock
- * call also resets the controller and waits about 1 ms, so that a host sees
- * the device leave the bus when the firmware restarts.
+ * call also resets the controller and waits a few milliseconds (400,000
+ * loop turns), so that a host sees the device leave the bus when the
+ * firmware restarts.
  */
 #include "fsl_clock.h"
 
 #include "usb_console.h"
 
-#define XTAL_HZ 24000000u
+#define XTAL_HZ 24000000u    /* the board's crystal: the SDK's USB calls ignore it */
 
 /* The PHY's high-speed transmitter trim, the values NXP's evaluation board
    set-up uses: D_CAL 12 (the current source), 45 ohm D+/D- terminations 6. */
@@ -24,6 +25,5 @@ void board_usb_init(void)
 {
     CLOCK_EnableUsbhs0PhyPllClock(kCLOCK_Usbphy480M, XTAL_HZ);
     CLOCK_EnableUsbhs0Clock(kCLOCK_Usb480M, XTAL_HZ);
-    USBPHY1->PWD = 0;                                  /* every PHY block powered */
     USBPHY1->TX = (USBPHY1->TX & ~USBPHY_TX_TRIM_MASK) | USBPHY_TX_TRIM;
 }
