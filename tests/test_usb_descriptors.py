@@ -169,3 +169,15 @@ def test_the_usb_interrupt_stays_disabled(firmware):
 def test_uart_console_links_no_usb(uart_firmware, firmware):
     assert "LPUART_Init" in uart_firmware.symbols and "tud_task_ext" not in uart_firmware.symbols
     assert "tud_task_ext" in firmware.symbols and "LPUART_Init" not in firmware.symbols
+
+
+def test_the_bootloader_is_entered_with_bkpt_251(firmware):
+    """The instruction the Teensy's bootloader chip acts on (and the
+    emulator recognises): BKPT #251, Thumb encoding 0xBEFB."""
+    symbol = firmware.symbols["board_enter_bootloader"]
+    address = symbol["st_value"] & ~1                       # Thumb bit
+    code = next(data[address - start:address - start + symbol["st_size"]]
+                for start, data in firmware.sections
+                if start <= address < start + len(data))
+    halfwords = struct.unpack(f"<{len(code) // 2}H", code[:len(code) // 2 * 2])
+    assert 0xBEFB in halfwords

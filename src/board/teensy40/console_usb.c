@@ -57,14 +57,6 @@ void __wrap_dcd_int_enable(uint8_t rhport)
     (void)rhport;
 }
 
-static void enter_bootloader(void)
-{
-    /* The Teensy 4's bootloader chip watches for this breakpoint and takes
-       over (Teensyduino's _reboot_Teensyduino_). */
-    for (;;)
-        __asm volatile("bkpt #251");
-}
-
 static void usb_poll(void)
 {
     tud_int_handler(0);
@@ -73,7 +65,7 @@ static void usb_poll(void)
         tud_cdc_write_flush();      /* what was held, or is left of a write */
     if (reboot_requested &&
         cycle_counter_read() - reboot_requested_at >= REBOOT_DELAY_CYCLES)
-        enter_bootloader();
+        board_enter_bootloader();
 }
 
 void tud_cdc_line_coding_cb(uint8_t itf, cdc_line_coding_t const *coding)

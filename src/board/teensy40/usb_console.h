@@ -14,7 +14,8 @@
 extern "C" {
 #endif
 
-void board_usb_init(void);      /* usb_phy.c: clocks and PHY of USB OTG1 */
+void board_usb_init(void);                   /* usb_phy.c: clocks and PHY of USB OTG1 */
+void board_enter_bootloader(void) __attribute__((noreturn));   /* bootloader.c */
 
 #ifdef __cplusplus
 }
