@@ -44,7 +44,7 @@ def test_the_tools_and_scons_build_the_same_settings():
     words = ["TIMEOUT=2.5", "FLASHER=halfkay", "SERIAL= 123 "]
     from_tool = flash.Settings.from_options(from_assignments(words, flash.Settings.option_keys()))
     from_scons = flash.Settings.from_options(options.resolve(dict(w.split("=", 1) for w in words)))
-    assert from_tool == from_scons == flash.Settings("halfkay", False, "123", 2.5)
+    assert from_tool == from_scons == flash.Settings("halfkay", "auto", "123", 2.5)
 
 
 def test_size_report_settings_are_the_report_filters():

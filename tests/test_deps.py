@@ -189,7 +189,8 @@ def test_project_manifest_pins_every_dependency():
     manifest = deps.load_manifest(deps.Path(__file__).parent.parent / "third_party"
                                   / "manifest.toml")
     assert {d.name for d in deps.required(manifest)} == {
-        "tflite-micro", "CMSIS-NN", "CMSIS_6", "flatbuffers", "gemmlowp", "ruy", "mcux-sdk"}
+        "tflite-micro", "CMSIS-NN", "CMSIS_6", "flatbuffers", "gemmlowp", "ruy", "mcux-sdk",
+        "tinyusb"}
     # The calibration benchmark's sources are optional: `scons deps` and the
     # build leave them alone.
     assert {d.name for d in manifest if d.optional} == {"coremark",

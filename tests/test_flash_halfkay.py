@@ -264,13 +264,6 @@ def test_real_hidapi_finds_no_bootloader(tmp_path):
     assert "Waiting up to 0.3 s for the Teensy bootloader (USB 16c0:0478)" in out.getvalue()
 
 
-def test_reboot_without_a_running_teensy_says_to_press_the_button(tmp_path):
-    board = HalfKayBoard()
-    out = upload(ti.write(ti.boot_image(), tmp_path / "a.hex"), ModelBus(board), reboot=True)
-    assert "REBOOT=1: no running Teensy with USB serial found; press the button" in out
-    assert board.booted
-
-
 def test_progress_bar_on_a_terminal(tmp_path):
     """With a terminal as output the uploader draws a bar; with a log (the
     tests above) it prints only its summary."""

@@ -39,10 +39,13 @@ def test_flash_builds_the_hex_then_programs_it(stand_in, project, fixture_firmwa
     assert f"Programmed {count} blocks ({count} KB) with teensy_loader_cli" in result.stdout
 
 
-def test_reboot_option_reaches_the_tool(stand_in, project, blocks):
+def test_no_running_board_asks_for_the_button(stand_in, project, blocks):
+    """REBOOT=auto (the default) on a machine with no Teensy USB serial port."""
     programs(stand_in, blocks)
-    assert run_scons(project, "flash", "FLASHER=teensy_loader_cli", "REBOOT=1").returncode == 0
-    assert "-s" in stand_in.recorded()["argv"]
+    result = run_scons(project, "flash", "FLASHER=teensy_loader_cli")
+    assert result.returncode == 0
+    assert "was found to reboot into the bootloader: press the button" in result.stdout
+    assert "-s" not in stand_in.recorded()["argv"]
 
 
 def test_flash_failure_is_one_paragraph(stand_in, project, blocks):

@@ -67,13 +67,6 @@ def test_command_line_and_streamed_output(stand_in, image_hex):
     assert "...." not in output and "%|" not in output   # no dots, and no bar in a log
 
 
-def test_reboot_adds_soft_reboot(stand_in, image_hex):
-    success_script(stand_in)
-    flash(image_hex, reboot=True)
-    assert stand_in.recorded()["argv"][1:] == ["--mcu=TEENSY40", "-w", "-v", "-s",
-                                               str(image_hex)]
-
-
 def test_elf_is_given_to_the_tool_as_a_temporary_hex(stand_in, fixture_firmware):
     success_script(stand_in, blocks=flash_blocks(fixture_firmware["hex"])[0])
     flash(fixture_firmware["elf"])

@@ -182,9 +182,8 @@ def test_monitor_never_picks_a_legacy_port():
     with pytest.raises(UserError, match=r"No USB serial port found \(legacy ports such as "
                                         r"/dev/ttyS0 are never picked.* PORT=<device>"):
         pick_port("", candidate_ports([LEGACY]))
-    with pytest.raises(UserError, match=r"/dev/ttyACM0 \(USB Serial\); /dev/ttyUSB0 "
-                                        r"\(FT232R USB UART\)\. Choose one with PORT="):
-        pick_port("", candidate_ports([TEENSY, LEGACY, ADAPTER]))
+    # The Teensy's own USB serial port wins over an adapter (issue 17's console).
+    assert pick_port("", candidate_ports([TEENSY, LEGACY, ADAPTER])) == "/dev/ttyACM0"
     assert pick_port("/dev/pts/7", candidate_ports([LEGACY])) == "/dev/pts/7"
 
 

@@ -30,7 +30,7 @@ from serial.tools import miniterm
 from . import interrupts
 from .errors import UserError
 from .option_values import CommandSettings
-from .serial_link import SerialLink, candidate_ports, pick_port
+from .serial_link import SerialLink, board_locator, pick_port, wait_for_candidates
 
 EXIT_KEY = "\x1d"          # Ctrl+], as miniterm
 LINE = re.compile(r"[^\n]*\n|[^\n]+")
@@ -267,14 +267,16 @@ def run(settings, elf=None, out=None):
 def _run(settings, elf, out):
     from .image.addr2line import AddressDecoder
     out = out or sys.stdout
-    port = pick_port(settings.port, [] if settings.port else candidate_ports())
+    candidates = [] if settings.port else wait_for_candidates(
+        lambda text: print(text, file=out, flush=True))
+    port = pick_port(settings.port, candidates)
     if not settings.scripted and not sys.stdin.isatty():
         raise UserError("The interactive monitor needs a terminal on its input. In scripts "
                         "use the scripted mode: SEND=<line> EXPECT=<regex> TIMEOUT=<s>.")
     decoder = AddressDecoder(elf) if elf else None
     log = _open_log(settings.log)
     session = Session(out, log, settings.timestamps, decoder)
-    link = SerialLink(port, settings.baud, session.notice)
+    link = SerialLink(port, settings.baud, session.notice, board_locator(port, candidates))
     monitor = Monitor(link, session, settings.eol)
     try:
         # A signal ends the loops as Ctrl+] does; then the session says why.

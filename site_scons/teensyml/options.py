@@ -180,6 +180,10 @@ OPTIONS = (
     Option("ITCM_EXTRA", "more objects or functions for ITCM: comma-separated "
            "object-file globs (foo.o, *conv*.o) or function names", "", kind="globs",
            names="image", spell="{key}_{digest}"),
+    Option("CONSOLE", "the firmware's console: usb (a USB serial port on the Teensy's "
+           "own USB connector, as Teensyduino's) or uart (LPUART2 on pins 14/15, through a "
+           "USB-UART adapter)", "usb", kind="enum", choices=("usb", "uart"), names="image",
+           scope="model"),
     # --- how the build runs ---------------------------------------------------
     Option("VERBOSE", "print full command lines", False, kind="bool", group="build"),
     Option("TOOLCHAIN_DIR", "directory holding arm-none-eabi-gcc (default: PATH)",
@@ -200,15 +204,18 @@ OPTIONS = (
     # --- scons flash ------------------------------------------------------------
     Option("FLASHER", "programming back end", "auto", kind="enum",
            choices=("auto", "teensy_loader_cli", "halfkay"), group="flash"),
-    Option("REBOOT", "ask a running board to reboot into the bootloader first",
-           False, kind="bool", group="flash"),
+    Option("REBOOT", "first reboot a board running a USB serial port (16c0:0483) into "
+           "the bootloader with the 134-baud request: auto (when one is found; else press "
+           "the button), 1 (one must be found), 0 (never: the button)", "auto",
+           kind="enum", choices=("auto", "1", "0"), group="flash"),
     Option("SERIAL", "USB serial number of the board to program (halfkay)", "",
            kind="word", group="flash"),
     Option("TIMEOUT", "seconds to wait for the bootloader, for EXPECT, or for each answer "
            "of run-model", "60",
            kind="seconds", positive=True, group="flash"),
     # --- scons monitor ----------------------------------------------------------
-    Option("PORT", "serial port (default: the only candidate)", "", kind="word",
+    Option("PORT", "serial port (default: the Teensy's USB serial port, 16c0:0483, "
+           "else the only USB serial port)", "", kind="word",
            group="monitor"),
     Option("BAUD", "baud rate", "115200", kind="int", positive=True, group="monitor"),
     Option("SEND", "scripted mode: text to send (\\n allowed)", "", kind="text",

@@ -5,7 +5,8 @@ A USB-UART adapter disappears when unplugged, a board's own USB serial when
 it resets or is flashed, an emulator's pseudo-terminal when the emulator
 stops. SerialLink notices (a failed read or write, or the port's path gone or
 naming another device), says so, waits for the path to exist again and
-reopens it.
+reopens it; a Teensy's USB serial port picked by its USB id is found again
+by that id and its serial number, under whatever name it comes back.
 """
 import errno
 import os
@@ -15,11 +16,13 @@ import time
 import serial
 from serial.tools import list_ports
 
+from . import interrupts, teensy_usb
 from .errors import UserError
 
 READ_TIMEOUT = 0.1       # seconds a read waits: how fast the monitor reacts
 POLL_INTERVAL = 0.2      # seconds between looks for a port that is gone
 IDENTITY_INTERVAL = 0.5  # seconds between checks that the path is still our port
+APPEAR_WAIT = 10.0       # seconds to wait for a first USB serial port to appear
 
 
 def candidate_ports(listed=None):
@@ -34,22 +37,67 @@ def candidate_ports(listed=None):
                   key=lambda port: port.device)
 
 
+def wait_for_candidates(notice, wait=APPEAR_WAIT, lister=None):
+    """candidate_ports(), waiting up to `wait` seconds while there is none:
+    a board just flashed or reset enumerates within about a second (`scons
+    flash monitor`). `lister` lists the machine's ports (tests replace it);
+    `notice(text)` says that it waits."""
+    def listed():
+        return candidate_ports(lister() if lister else None)
+    found, deadline = listed(), time.monotonic() + wait
+    if not found and wait > 0:
+        notice(f"--- waiting up to {wait:g} s for a USB serial port to appear")
+    while not found and time.monotonic() < deadline:
+        if interrupts.wait(POLL_INTERVAL) is not None:
+            interrupts.check("while waiting for a serial port")
+        found = listed()
+    return found
+
+
 def pick_port(requested, candidates):
-    """PORT= when given, else the only candidate; else a UserError that lists
-    the candidates."""
+    """PORT= when given; else the Teensy's own USB serial port (16c0:0483)
+    when one board has it, whatever else is attached; else the only
+    candidate (a USB-UART adapter); else a UserError that lists them."""
     if requested:
         return requested
-    if len(candidates) == 1:
+    boards = teensy_usb.serial_ports(candidates)
+    if len(boards) == 1:
+        return boards[0].device
+    if len(boards) > 1:
+        candidates = boards
+    elif len(candidates) == 1:
         return candidates[0].device
     if not candidates:
-        raise UserError("No USB serial port found (legacy ports such as /dev/ttyS0 are "
-                        "never picked on their own). Connect the USB-UART adapter wired to "
-                        "the Teensy's pins 14 (TX) and 15 (RX), or name the port with "
-                        "PORT=<device> (e.g. PORT=/dev/ttyUSB0, or the pseudo-terminal "
-                        "`scons emulate PTY=1` prints).")
+        raise UserError(f"No USB serial port found (legacy ports such as /dev/ttyS0 are "
+                        f"never picked on their own). Connect the Teensy with its USB cable "
+                        f"(our firmware's console is a USB serial port, "
+                        f"{teensy_usb.SERIAL_USB_ID}, unless built with CONSOLE=uart), or "
+                        f"the USB-UART adapter wired to its pins 14 (TX) and 15 (RX) for "
+                        f"CONSOLE=uart, or name the port with PORT=<device> (e.g. "
+                        f"PORT=/dev/ttyACM0, or the pseudo-terminal `scons emulate PTY=1` "
+                        f"prints).")
     listing = "; ".join(f"{port.device} ({port.description})" for port in candidates)
     raise UserError(f"Several serial ports could be the board: {listing}. Choose one with "
                     f"PORT=<device>.")
+
+
+def board_locator(device, candidates, lister=teensy_usb.listed_ports):
+    """For `device` picked as a Teensy's USB serial port: a function that
+    says where that board's port is now, or None. The port goes away when
+    the board resets or is flashed and may come back under another name
+    (/dev/ttyACM1 when /dev/ttyACM0 was still held open); the board is found
+    again by its USB id and serial number. None for any other port (PORT=
+    given, an adapter): its path is followed as it is. `lister` lists the
+    machine's ports (tests replace it)."""
+    board = next((port for port in teensy_usb.serial_ports(candidates)
+                  if port.device == device), None)
+    if board is None:
+        return None
+
+    def locate():
+        found = teensy_usb.serial_ports(lister(), board.serial_number or "")
+        return found[0].device if len(found) == 1 else None
+    return locate
 
 
 def _open_error(port, error):
@@ -69,8 +117,9 @@ class SerialLink:
     """A serial port that reopens itself. `notice(text)` reports what happens
     to it. read() runs in one thread, write() may come from another."""
 
-    def __init__(self, port, baud, notice):
+    def __init__(self, port, baud, notice, locate=None):
         self.port, self.baud, self.notice = port, baud, notice
+        self._locate = locate        # board_locator(): where the board's port is now
         self._serial = None
         self._lock = threading.Lock()
         self._identity = None
@@ -82,6 +131,8 @@ class SerialLink:
         set or `deadline` (time.monotonic()) passes first."""
         announced = False
         while not stop.is_set():
+            if self._locate is not None and self._was_connected:
+                self.port = self._locate() or self.port
             if self._present():
                 try:
                     port = serial.Serial(self.port, self.baud, timeout=READ_TIMEOUT)

@@ -19,6 +19,7 @@ from ..option_values import CommandSettings
 from ..image.teensy_image import is_elf, load_bootable
 from . import halfkay, teensy_loader_cli
 from .halfkay_protocol import plan_blocks
+from .reboot import reboot_into_bootloader
 
 def choose_flasher(name="auto", serial=""):
     """The back end FLASHER=`name` (one of the option table's choices) means
@@ -42,10 +43,13 @@ def _hex_file(image, path):
         yield hex_path
 
 
-def program(path, flasher="auto", reboot=False, serial="", timeout=60.0, out=None, bus=None):
+def program(path, flasher="auto", reboot="auto", serial="", timeout=60.0, out=None, bus=None,
+            ports=None):
     """Check the image at `path` (HEX or ELF) is whole and a Teensy 4.0 image
-    (teensy_image.load_bootable), then program it. Returns the back end used.
-    `bus` replaces USB for halfkay."""
+    (teensy_image.load_bootable), reboot a running board into its bootloader
+    as REBOOT=`reboot` says (flash/reboot.py), then program it. Returns the
+    back end used. `bus` replaces USB for halfkay, `ports` the machine's
+    serial ports (pyserial's ListPortInfo objects)."""
     out = out or sys.stdout
     image = load_bootable(path)
     chosen = choose_flasher(flasher, serial)
@@ -55,11 +59,12 @@ def program(path, flasher="auto", reboot=False, serial="", timeout=60.0, out=Non
     blocks = len(plan_blocks(image))
     print(f"Flashing {os.path.basename(path)} ({image.size / 1024:.1f} KB, {blocks} blocks) "
           f"with {chosen}", file=out, flush=True)
+    reboot_into_bootloader(reboot, serial, out, ports)
     if chosen == "teensy_loader_cli":
         with _hex_file(image, path) as hex_path:
-            teensy_loader_cli.program(hex_path, blocks, reboot, timeout, out)
+            teensy_loader_cli.program(hex_path, blocks, timeout, out)
     else:
-        halfkay.upload(image, bus, serial, timeout, reboot, out)
+        halfkay.upload(image, bus, serial, timeout, out)
     return chosen
 
 
@@ -67,7 +72,7 @@ def program(path, flasher="auto", reboot=False, serial="", timeout=60.0, out=Non
 class Settings(CommandSettings):
     """What `scons flash` and tools/flash.py do, from resolved options."""
     flasher: str
-    reboot: bool
+    reboot: str
     serial: str
     timeout: float
 

@@ -18,8 +18,8 @@ import time
 from .. import interrupts
 from ..errors import UserError
 from .halfkay_protocol import (BLOCK_SIZE, BOOTLOADER_PRODUCT_ID, ERASE_TIMEOUT,
-                               ERASE_WRITES, REBOOT_BAUD, RETRY_INTERVAL, SERIAL_PRODUCT_ID,
-                               UDEV_INSTALL, USB_ID, VENDOR_ID, WRITE_TIMEOUT,
+                               ERASE_WRITES, RETRY_INTERVAL, UDEV_INSTALL, USB_ID,
+                               VENDOR_ID, WRITE_TIMEOUT,
                                block_report, boot_report, plan_blocks)
 
 POLL_INTERVAL = 0.25        # seconds between looks for the bootloader
@@ -58,7 +58,8 @@ def no_bootloader_error(timeout, serial="", present=()):
     return UserError(
         f"No Teensy bootloader{f' with serial number {serial}' if serial else ''} "
         f"appeared within {timeout:g} s.{seen} Press the button on the Teensy to enter "
-        f"the bootloader (or use REBOOT=1 while a sketch with USB serial runs), check "
+        f"the bootloader (a board running a USB serial port is rebooted into it by "
+        f"itself), check "
         f"that the USB cable carries data, and on Linux that a udev rule lets you open "
         f"{USB_ID}; then run again, with a longer TIMEOUT= if needed.")
 
@@ -152,32 +153,7 @@ def partly_written(blocks_written, total):
             f"the first block")
 
 
-def soft_reboot(serial="", out=None):
-    """Ask a running Teensyduino sketch with USB serial to enter the
-    bootloader (opening its port at 134 baud does that), as teensy_loader_cli
-    -s does. The project's own firmware talks on LPUART2, not USB: with it
-    running, only the button works."""
-    import serial as pyserial
-    from serial.tools import list_ports
-    out = out or sys.stdout
-    ports = [port for port in list_ports.comports()
-             if port.vid == VENDOR_ID and port.pid == SERIAL_PRODUCT_ID
-             and (not serial or (port.serial_number or "").lower() == serial.lower())]
-    if len(ports) != 1:
-        print(f"REBOOT=1: {'no' if not ports else 'more than one'} running Teensy with "
-              f"USB serial found{' with serial number ' + serial if serial else ''}; "
-              f"press the button on the board instead.", file=out, flush=True)
-        return False
-    try:
-        pyserial.Serial(ports[0].device, REBOOT_BAUD).close()
-    except (pyserial.SerialException, OSError) as error:
-        print(f"REBOOT=1: could not open {ports[0].device} ({error}); press the button "
-              f"on the board instead.", file=out, flush=True)
-        return False
-    return True
-
-
-def upload(image, bus=None, serial="", timeout=60.0, reboot=False, out=None,
+def upload(image, bus=None, serial="", timeout=60.0, out=None,
            erase_timeout=ERASE_TIMEOUT, write_timeout=WRITE_TIMEOUT,
            retry_interval=RETRY_INTERVAL, poll=POLL_INTERVAL):
     """Write a checked image (teensy_image.check_teensy40) to the board and boot it."""
@@ -185,8 +161,6 @@ def upload(image, bus=None, serial="", timeout=60.0, reboot=False, out=None,
     out = out or sys.stdout
     bus = bus or HidapiBus()
     blocks = plan_blocks(image)
-    if reboot:
-        soft_reboot(serial, out)
     device = wait_for_bootloader(bus, serial, timeout, out, poll)
     try:
         handle = bus.open_path(device["path"])

@@ -8,10 +8,9 @@ tool chooses the same blocks), so the two progress bars agree.
 from dataclasses import dataclass
 
 from .. import memory_map as mm
+# The bootloader's USB id (with the running firmware's, in one place).
+from ..teensy_usb import BOOTLOADER_PRODUCT_ID, VENDOR_ID
 
-VENDOR_ID = 0x16C0
-BOOTLOADER_PRODUCT_ID = 0x0478       # HalfKay
-SERIAL_PRODUCT_ID = 0x0483           # a running Teensyduino sketch with USB serial
 BLOCK_SIZE = 1024
 HEADER_SIZE = 64                     # address in bytes 0..2, the rest zero
 REPORT_ID = b"\x00"                  # hidapi wants the report id first
@@ -21,8 +20,6 @@ ERASE_WRITES = 5
 ERASE_TIMEOUT = 45.0
 WRITE_TIMEOUT = 0.5
 RETRY_INTERVAL = 0.01
-# Baud rate that makes a Teensyduino USB-serial sketch reboot into HalfKay.
-REBOOT_BAUD = 134
 
 # One line for /etc/udev/rules.d/: lets users open the bootloader without root.
 UDEV_RULE = (f'SUBSYSTEMS=="usb", ATTRS{{idVendor}}=="{VENDOR_ID:04x}", '

@@ -34,10 +34,11 @@ def find_tool():
     return shutil.which(TOOL)
 
 
-def command(tool, hex_path, reboot=False):
+def command(tool, hex_path):
     """The command line: the Teensy 4.0, wait for the board, verbose (we parse
-    its progress), and its soft reboot of a running sketch with REBOOT=1."""
-    return [tool, f"--mcu={MCU}", "-w", "-v", *(["-s"] if reboot else []), hex_path]
+    its progress). Not its soft reboot (-s): REBOOT= does that before, for both
+    back ends (flash/reboot.py)."""
+    return [tool, f"--mcu={MCU}", "-w", "-v", hex_path]
 
 
 class _Transcript:
@@ -92,7 +93,7 @@ class _Transcript:
         return next((line for line in self.lines if text in line), "")
 
 
-def program(hex_path, block_count, reboot=False, timeout=60.0, out=None):
+def program(hex_path, block_count, timeout=60.0, out=None):
     """Run teensy_loader_cli on a checked HEX of `block_count` blocks."""
     out = out or sys.stdout
     tool = find_tool()
@@ -101,7 +102,7 @@ def program(hex_path, block_count, reboot=False, timeout=60.0, out=None):
                         f"`{INSTALL}`, or use the Python uploader: FLASHER=halfkay.")
     transcript = _Transcript(block_count, out)
     started = time.monotonic()
-    process = subprocess.Popen(command(tool, hex_path, reboot), stdin=subprocess.DEVNULL,
+    process = subprocess.Popen(command(tool, hex_path), stdin=subprocess.DEVNULL,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         problem = _follow(process, transcript, timeout)
