@@ -6,8 +6,9 @@ Output conventions (also in docs/emulator.md):
   stderr  "emulate: ..." lines: notes, why the run stopped when that is not a
           normal end, the crash report, the counters (--stats)
   exit    0 normal end (input exhausted while the firmware waits for more,
-          --until matched, WFI with nothing to wake it, reset request),
-          1 crash (fault or BKPT), 2 bad usage or image, 3 time limit,
+          --until matched, WFI with nothing to wake it, reset request, the
+          bootloader request: BKPT #251 after a 134-baud line coding),
+          1 crash (fault or BKPT; a USB protocol or descriptor error), 2 bad usage or image, 3 time limit,
           4 instruction limit, 128 + n a signal: 130 Ctrl-C, 143 SIGTERM
 
 Both take one Settings, built from resolved options: `scons emulate` with
@@ -111,7 +112,7 @@ def run(settings):
     if stop.crash is not None:
         for line in stop.crash.lines():
             note(line)
-    elif stop.exit_status != 0:
+    elif stop.exit_status != 0 or stop.reason == "bootloader":
         note(f"stopped: {stop.message}")
     if settings.stats:
         for line in stats_lines(machine, settings.profile):

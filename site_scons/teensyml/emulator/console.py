@@ -19,6 +19,8 @@ import termios
 import tty
 
 TRANSCRIPT_LIMIT = 1 << 20
+BAUD_RATES = {getattr(termios, name): int(name[1:]) for name in dir(termios)
+              if name[0] == "B" and name[1:].isdigit()}
 PTY_BACKLOG_LIMIT = 1 << 20
 
 
@@ -96,6 +98,11 @@ class Console:
 
     def close(self):
         self.flush()
+
+    def line_rate(self):
+        """The baud rate the host side set (a USB serial port passes it on as
+        SET_LINE_CODING), or None when there is no such setting."""
+        return None
 
     # --- the host side: override ---------------------------------------------------------
     def _read_host(self):
@@ -186,6 +193,14 @@ class PtyConsole(Console):
 
     def _host_finished(self):
         return False
+
+    def line_rate(self):
+        # What a serial program set with tcsetattr, as the USB host's driver sees it.
+        try:
+            speed = termios.tcgetattr(self._slave)[5]
+        except termios.error:
+            return None
+        return BAUD_RATES.get(speed)
 
     def _wait_host(self, timeout):
         select.select([self._master], [], [], timeout)
