@@ -49,7 +49,7 @@ class Link:
         return self.rate
 
     def seconds(self):
-        self.clock += 0.02           # each look at the clock: 20 ms passed
+        self.clock += 0.002          # each look at the clock: 2 ms passed
         return self.clock
 
 
@@ -262,7 +262,7 @@ def test_a_stalled_standard_request_and_a_silent_device_are_reported():
     port, device, link = board()
     device._setup = lambda *request: None                      # never answers
     device.run(lambda: link.failures)
-    assert "no answer for 5 s of emulated time" in link.failures[0]
+    assert "no answer for 0.5 s of emulated time" in link.failures[0]
 
 
 # --- the serial port -----------------------------------------------------------------------
@@ -357,3 +357,59 @@ def test_a_pty_reports_the_rate_its_user_set():
             assert console.line_rate() == 115200
     finally:
         console.close()
+
+
+# --- on the emulated board ---------------------------------------------------------------
+
+class BusView:
+    """The controller as the CPU reaches it: through the machine's peripheral bus."""
+
+    def __init__(self, machine):
+        self.bus, self.port = machine.bus, machine.usb
+
+    def read(self, offset, size):
+        return self.bus.read(mm.USB_OTG1_BASE + offset, size)
+
+    def write(self, offset, size, value):
+        self.bus.write(mm.USB_OTG1_BASE + offset, size, value)
+
+
+def polling_machine(assemble, console=None, **device_arguments):
+    """A machine whose CPU spins in `b .`, the Python device polled at every
+    turn of that loop (as firmware calls tud_int_handler from its loop)."""
+    from teensy_images import code_image
+    from teensyml.emulator import Machine
+    machine = Machine(code_image(assemble("b .")), console=console)
+    device = UsbDevice(BusView(machine), UcMemory(machine.uc), **device_arguments)
+    device.start()
+    machine.uc.hook_add(unicorn.UC_HOOK_BLOCK, lambda *_: device.task())
+    return machine, device
+
+
+def test_the_machine_carries_usb_serial_to_its_console(assemble):
+    from teensyml.emulator import ScriptedConsole
+    machine, device = polling_machine(assemble, ScriptedConsole(b"hello", until=b"hello"))
+    stop = machine.run(max_seconds=30)
+    assert stop.reason == "until", stop.message
+    assert machine.usb.host.configured and device.received == b"hello"
+    machine.usb.request_bootloader()
+    machine.console.expect(None)
+    stop = machine.run(max_seconds=30)
+    assert stop.reason == "idle", stop.message          # the script is over
+    assert device.line_codings[-1][0] == BOOTLOADER_RATE
+
+
+def test_bkpt_251_is_the_bootloader_request_not_a_crash(assemble):
+    from teensy_images import code_image
+    from teensyml.emulator import Machine
+    stop = Machine(code_image(assemble("bkpt #251"))).run(max_seconds=10)
+    assert stop.reason == "bootloader" and stop.exit_status == 0 and stop.crash is None
+    assert stop.message == ("the firmware asked to reboot into the bootloader "
+                            "(134-baud request)")
+
+
+def test_a_usb_error_stops_the_machine(assemble):
+    machine, _ = polling_machine(assemble, device=device_descriptor(max_packet0=16))
+    stop = machine.run(max_seconds=30)
+    assert stop.reason == "usb-error" and stop.exit_status == 1
+    assert "bMaxPacketSize0 is 16" in stop.message
