@@ -413,3 +413,36 @@ def test_a_usb_error_stops_the_machine(assemble):
     stop = machine.run(max_seconds=30)
     assert stop.reason == "usb-error" and stop.exit_status == 1
     assert "bMaxPacketSize0 is 16" in stop.message
+
+
+def test_a_serial_program_on_the_pty_talks_through_usb_and_sets_134_baud(assemble):
+    """pyserial on the emulator's pseudo-terminal: bytes both ways through the
+    bulk endpoints, and its 134-baud setting reaches the device as
+    SET_LINE_CODING (what Teensy tools send to reboot the board)."""
+    import threading
+    serial = pytest.importorskip("serial")
+    from teensyml.emulator.console import PtyConsole
+    console = PtyConsole()
+    machine, device = polling_machine(assemble, console)
+    answers = []
+
+    def user():
+        with serial.Serial(console.path, 115200, timeout=20) as port:
+            port.write(b"ping\n")
+            answers.append(port.read_until(b"\n"))
+            port.baudrate = BOOTLOADER_RATE
+            deadline = 200
+            while deadline and device.line_codings[-1][0] != BOOTLOADER_RATE:
+                threading.Event().wait(0.05)
+                deadline -= 1
+
+    thread = threading.Thread(target=user)
+    thread.start()
+    try:
+        while thread.is_alive():
+            machine.run(max_seconds=0.5)
+    finally:
+        thread.join()
+        console.close()
+    assert answers == [b"ping\n"]
+    assert device.line_codings[-1] == (BOOTLOADER_RATE, 0, 0, 8)
