@@ -60,16 +60,18 @@ def _changed_since_built(target):
     return target.exists() and recorded is not None and recorded != target.get_csig()
 
 
-def firmware(env, name, sources, script, libs=()):
-    """Link `sources` and `libs` with `script` into name.elf, name.map and
-    name.hex. Returns {'elf', 'hex', 'map'} nodes."""
+def firmware(env, name, sources, script, libs=(), link_flags=()):
+    """Link `sources` and `libs` with `script` (and the components'
+    `link_flags`) into name.elf, name.map and name.hex. Returns {'elf',
+    'hex', 'map'} nodes."""
     # Only libraries the component table lists: the linker script and the
     # size report know them by name.
     component_table.check_archives([node.name for node in env.Flatten(list(libs))])
     env = env.Clone()
     rebuild_damaged_outputs(env)     # what flash and emulate read
     map_file = env.File(f"{name}.map")
-    env.Append(LINKFLAGS=["-T", script[0].abspath, f"-Wl,-Map={map_file.abspath}"],
+    env.Append(LINKFLAGS=list(link_flags) + ["-T", script[0].abspath,
+                                             f"-Wl,-Map={map_file.abspath}"],
                LIBS=list(libs) + ["m"])
     # The components' libraries call each other both ways: one group.
     env["_LIBFLAGS"] = "-Wl,--start-group " + env["_LIBFLAGS"] + " -Wl,--end-group"

@@ -43,11 +43,12 @@ TFLM_KERNELS = Library("tflm_kernels", "tflm-kernels", KERNEL_CODE,
 CMSIS_NN = Library("cmsis_nn", "cmsis-nn", KERNEL_CODE, "third_party/cmsis_nn.SConscript")
 TFLM_CORE = Library("tflm_core", "tflm-core", STAYS, "third_party/tflm.SConscript")
 BOARD = Library("board", "board", STAYS, "src/board/teensy40/SConscript")
+TINYUSB = Library("tinyusb", "tinyusb", STAYS, "third_party/tinyusb.SConscript")
 NXP_SDK = Library("nxp_sdk", "nxp-sdk", STAYS, "third_party/nxp_sdk.SConscript")
 
 # In link order: the images' layout follows it (and so the ITCM lines'
 # order in the linker script).
-LIBRARIES = (TFLM_TESTING, TFLM_KERNELS, CMSIS_NN, TFLM_CORE, BOARD, NXP_SDK)
+LIBRARIES = (TFLM_TESTING, TFLM_KERNELS, CMSIS_NN, TFLM_CORE, BOARD, TINYUSB, NXP_SDK)
 
 
 class UnknownLibrary(ValueError):
@@ -87,6 +88,12 @@ class Built:
     include: tuple = ()          # -I directories its users need (Dir nodes)
     defines: tuple = ()          # CPPDEFINES its users need
     kernel_defines: tuple = ()   # TFLM: the kernels' own, for code that names kernels
+    link_flags: tuple = ()       # what the image's link needs from it
+
+
+def link_flags(*parts):
+    """The link flags of the Built `parts` (None: a component not built), in order."""
+    return [flag for part in parts if part is not None for flag in part.link_flags]
 
 
 def check_archives(names, libraries=LIBRARIES):

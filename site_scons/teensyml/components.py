@@ -46,6 +46,7 @@ def size_components(libraries=component_table.LIBRARIES):
         Component("tflm-testing", "TFLM test support (kernel-test images)",
                   built.pop("tflm-testing", ())),
         Component("cmsis-nn", "CMSIS-NN", built.pop("cmsis-nn", ())),
+        Component("tinyusb", "TinyUSB (USB device stack)", built.pop("tinyusb", ())),
         Component("nxp-sdk", "NXP SDK", built.pop("nxp-sdk", ()) + ("**/mcux-sdk/**",)),
         Component("board", "board support",
                   built.pop("board", ()) + ("**/board_core/*.o", "**/board/**")),

@@ -147,6 +147,10 @@ OPTIONS = (
     Option("ITCM_EXTRA", "more objects or functions for ITCM: comma-separated "
            "object-file globs (foo.o, *conv*.o) or function names", "", kind="globs",
            names="image", spell="{key}_{digest}"),
+    Option("CONSOLE", "the firmware's console: usb (a USB serial port on the Teensy's "
+           "own USB connector, as Teensyduino's) or uart (LPUART2 on pins 14/15, through a "
+           "USB-UART adapter)", "usb", kind="enum", choices=("usb", "uart"), names="image",
+           scope="model"),
     # --- how the build runs ---------------------------------------------------
     Option("VERBOSE", "print full command lines", False, kind="bool", group="build"),
     Option("TOOLCHAIN_DIR", "directory holding arm-none-eabi-gcc (default: PATH)",
