@@ -2,7 +2,7 @@
 
 It boots the very image `scons flash` programs, from its IVT, with the
 FlexRAM banks the firmware configures, the peripherals the NXP SDK's bring-up
-needs, the console on LPUART2, double-precision VFP executed in Python where
+needs, the console on LPUART2 or on USB (the host emulated), double-precision VFP executed in Python where
 Unicorn lacks it, and counters with a timing model for DWT CYCCNT: calibrated
 (caches, FlexSPI, the dual-issue core; timing/) or simple (wait states).
 
@@ -14,7 +14,7 @@ Unicorn lacks it, and counters with a timing model for DWT CYCCNT: calibrated
     print(stop.reason, invoke.counts().instructions, machine.console.text())
 
 Modules: machine (the board and the run loop), flexram, peripherals, lpuart,
-system (SCB/DWT/MPU/...), counters (+ markers), timing/ (the calibrated model),
+system (SCB/DWT/MPU/...), usb/ (USB OTG1 and the emulated host), counters (+ markers), timing/ (the calibrated model),
 vfp (+ fpu64), console, crash, symbols, firmware_file (load_firmware), report,
 pty_session (the emulator in a child process, on a pseudo-terminal), cli
 (tools/emulate.py and `scons emulate`).
