@@ -54,6 +54,7 @@ class Host:
         self.link = link
         self.identity = identity
         self.failure = None              # the message of a USB error, once one happened
+        self.enumerations = 0            # completed, since the start
         self._requests = []              # line rates to send (SET_LINE_CODING)
         self.forget()
 
@@ -81,6 +82,7 @@ class Host:
         if not self.controller.running:
             if self._task is not None:
                 self.forget()
+            self._empty_turn()               # nothing can come: an idle firmware
             return
         if self._task is None:
             self._task = self._session()
@@ -146,6 +148,7 @@ class Host:
         yield from self._set_line_coding(115200)
         yield from self._control(0x21, SET_CONTROL_LINE_STATE, DTR_RTS, self.serial.control,
                                  what="SET_CONTROL_LINE_STATE")
+        self.enumerations += 1
 
     def _check_identity(self):
         expected, device = self.identity, self.device
