@@ -446,3 +446,18 @@ def test_a_serial_program_on_the_pty_talks_through_usb_and_sets_134_baud(assembl
         console.close()
     assert answers == [b"ping\n"]
     assert device.line_codings[-1] == (BOOTLOADER_RATE, 0, 0, 8)
+
+
+def test_a_device_reading_what_it_received_is_not_idle():
+    """The host cannot see the device drain its receive buffer: after
+    delivering bytes it grants empty turns per byte before calling it idle
+    (else a firmware reading a 784-byte image would be made to wait)."""
+    from teensyml.emulator.usb.host import BUSY_TURNS_PER_BYTE
+    port, device, link = enumerated(application=lambda data: b"")
+    link.input += bytes(100)
+    device.run(lambda: len(device.received) == 100)
+    idles = link.idles
+    for _ in range(100 * BUSY_TURNS_PER_BYTE - 10):
+        device.task()
+    assert link.idles == idles
+    device.run(lambda: link.idles > idles)

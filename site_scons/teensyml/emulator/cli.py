@@ -102,6 +102,7 @@ def run(settings):
                           report=note, timing=settings.timing)
         for query in settings.between:
             machine.add_marker(query)
+        _cable_on_sigusr1(machine)
         if settings.pty:
             print(f"{PREFIX}console on {console.path}", file=stdout, flush=True)
         stop = machine.run(settings.max_seconds or None, settings.max_instructions or None)
@@ -120,6 +121,15 @@ def run(settings):
     if settings.stats_json:
         write_text(settings.stats_json, stats_json(machine, stop) + "\n")   # whole or absent
     return stop.exit_status
+
+
+def _cable_on_sigusr1(machine):
+    """`kill -USR1 <pid>` pulls the USB cable out, the next one plugs it back
+    (the handler only asks: the run loop does it between ticks)."""
+    import signal
+    import threading
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGUSR1, lambda _signum, _frame: machine.usb.toggle_cable_later())
 
 
 # --- tools/emulate.py: flags and KEY=VALUE words ---------------------------------------

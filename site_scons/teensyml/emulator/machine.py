@@ -130,7 +130,8 @@ class Machine:
         uc.mem_map(mm.OCRAM.origin, OCRAM2_SIZE)
         self.flexram = FlexRam(uc, on_remap=self._on_remap)
         self.lpuart = Lpuart("LPUART2", mm.LPUART2_BASE, self, mm.PERIPHERAL_BLOCK_SIZE)
-        self.usb = UsbPort(UcMemory(uc), self)
+        self.usb = UsbPort(UcMemory(uc), self,
+                           on_cable=lambda attached: self.console.cable(attached))
         self.bus = PeripheralBus(standard_models(self.flexram) + [self.lpuart,
                                                                   self.usb.controller],
                                  self._on_unmodelled)
@@ -320,6 +321,7 @@ class Machine:
         try:
             while self._stop is None:
                 self._run_chunk()
+                self.usb.service()
                 self.console.flush()
                 if self.console.matched and self._stop is None:
                     self._stop = Stop("until", "the console output matched")

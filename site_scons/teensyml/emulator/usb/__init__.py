@@ -35,10 +35,14 @@ class UcMemory:
 class UsbPort:
     """The controller with the host on its bus; the host runs on USBSTS reads."""
 
-    def __init__(self, memory, link, identity=TEENSY_SERIAL):
+    def __init__(self, memory, link, identity=TEENSY_SERIAL, on_cable=None):
+        """`on_cable(attached)`: told when the cable is pulled or plugged (the
+        console's device node goes and comes as /dev/ttyACM0 does)."""
         self.controller = ChipIdea("USB_OTG1", mm.USB_OTG1_BASE, mm.PERIPHERAL_BLOCK_SIZE,
                                    memory, self._poll)
         self.host = Host(self.controller, link, identity)
+        self.on_cable = on_cable
+        self._toggle_requested = False
 
     def _poll(self):
         self.host.poll()
@@ -47,11 +51,29 @@ class UsbPort:
         """Unplug: the device sees its port disconnect, the host forgets it."""
         self.controller.disconnect()
         self.host.forget()
+        if self.on_cable:
+            self.on_cable(False)
 
     def attach(self):
         """Plug in again: at the device's next poll the host resets the bus
         and enumerates it from the start."""
         self.controller.connect()
+        if self.on_cable:
+            self.on_cable(True)
+
+    def toggle_cable_later(self):
+        """Pull the cable out, or plug it back, at the next `service()` (safe
+        from a signal handler: the emulation may be inside a register access)."""
+        self._toggle_requested = True
+
+    def service(self):
+        """Between runs of the core: act on a toggle request."""
+        if self._toggle_requested:
+            self._toggle_requested = False
+            if self.controller.attached:
+                self.detach()
+            else:
+                self.attach()
 
     def request_line_rate(self, rate):
         self.host.request_line_rate(rate)

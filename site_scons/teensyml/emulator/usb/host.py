@@ -30,6 +30,10 @@ REQUEST_TIMEOUT = 0.5
 CHECK_CLOCK_EVERY = 256                  # NAKs between looks at the clock
 RATE_CHECK_EVERY = 64                    # bridge turns between looks at the line rate
 IDLE_POLLS, IDLE_GAP = 64, 0.002         # as the LPUART: a tight empty poll loop is idle
+# The host cannot see the device read its receive buffer: after delivering
+# bytes it grants this many empty turns per byte before calling the device
+# idle (a firmware polls the controller at least once per byte it reads).
+BUSY_TURNS_PER_BYTE = 4
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,7 @@ class Host:
         self._pending = b""
         self._streak, self._last_empty = 0, 0.0
         self._progress = False
+        self._busy_turns = 0
 
     def request_line_rate(self, rate):
         """Send SET_LINE_CODING with `rate` once the port is configured (134:
@@ -261,6 +266,7 @@ class Host:
                 answer = self.controller.out_token(self.address, serial.bulk_out.number,
                                                    self._pending)
                 if answer == ACK:
+                    self._busy_turns += BUSY_TURNS_PER_BYTE * len(self._pending)
                     self._pending, self._progress = b"", True
                 elif answer != NAK:
                     raise UsbError(f"bulk OUT endpoint 0x{serial.bulk_out.address:02X}: "
@@ -275,6 +281,9 @@ class Host:
             yield
 
     def _empty_turn(self):
+        if self._busy_turns:
+            self._busy_turns -= 1
+            return
         now = time.monotonic()
         self._streak = self._streak + 1 if now - self._last_empty < IDLE_GAP else 1
         self._last_empty = now
