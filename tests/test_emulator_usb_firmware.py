@@ -5,6 +5,7 @@ enumerate it again, and a 134-baud setting on the pseudo-terminal ends the
 run as the bootloader request. (The 100 test images through USB:
 test_emulator_firmware.py, whose firmware has the default console, usb.)"""
 import re
+import signal
 import subprocess
 import sys
 
@@ -12,6 +13,7 @@ import pytest
 import serial
 
 from conftest import ROOT, layout, requires_third_party, run_scons
+from pty_peer import Terminal
 from teensyml.emulator import Machine, ScriptedConsole, load_firmware
 
 pytestmark = [pytest.mark.firmware, requires_third_party]
@@ -86,3 +88,36 @@ def test_134_baud_on_the_pty_reboots_into_the_bootloader(firmware):
     assert status == 0, errors
     assert "stopped: the firmware asked to reboot into the bootloader (134-baud request)" \
         in errors
+
+
+def test_the_monitor_reconnects_across_unplug_and_replug(firmware, tmp_path):
+    """SIGUSR1 pulls the emulated cable out (the console's device node goes,
+    as /dev/ttyACM0 does), the next plugs it back (the host enumerates the
+    device again): the monitor says so and carries on."""
+    link = tmp_path / "ttyACM-emulated"
+    emulator = subprocess.Popen([sys.executable, str(ROOT / "tools" / "emulate.py"),
+                                 str(firmware), "--pty", "--pty-link", str(link),
+                                 "--max-seconds", "300"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    terminal = None
+    try:
+        assert emulator.stdout.readline().startswith("emulate: console on ")
+        terminal = Terminal([sys.executable, str(ROOT / "tools" / "monitor.py"),
+                             f"PORT={link}"])
+        terminal.wait_for("quit: Ctrl", timeout=20)
+        terminal.type("1")
+        terminal.wait_for("arena: ", timeout=60)
+        emulator.send_signal(signal.SIGUSR1)
+        terminal.wait_for(re.escape(f"--- {link} went away"), timeout=30)
+        emulator.send_signal(signal.SIGUSR1)
+        terminal.wait_for(re.escape(f"--- reconnected to {link}"), timeout=30)
+        terminal.type("1")
+        terminal.wait_for(r"reconnected[\s\S]*arena: ", timeout=60)
+        terminal.type("\x1d")
+        assert terminal.wait(timeout=20) == 0
+        assert "Traceback" not in terminal.text()
+    finally:
+        if terminal:
+            terminal.close()
+        emulator.send_signal(signal.SIGINT)
+        emulator.communicate(timeout=60)
