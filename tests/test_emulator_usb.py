@@ -3,7 +3,6 @@ that programs the controller model as TinyUSB's ci_hs driver does, with its
 queue heads and transfer descriptors in a real Unicorn core's memory:
 enumeration and the descriptor checks, bulk data both ways under load,
 zero-length packets, the 134-baud bootloader request, unplug and replug."""
-import os
 import struct
 
 import pytest
@@ -227,7 +226,8 @@ BAD_DESCRIPTORS = [
     ({"configuration": configuration_descriptor(bulk_packet=64)},
      "bulk endpoint's wMaxPacketSize must be 512; it is 64"),
     ({"configuration": configuration_descriptor(interval=0)}, "bInterval"),
-    ({"configuration": configuration_descriptor(total=70)}, "(bLength 7) runs past wTotalLength 70"),
+    ({"configuration": configuration_descriptor(total=70)},
+     "(bLength 7) runs past wTotalLength 70"),
     ({"configuration": configuration_descriptor(interfaces=3)}, "bNumInterfaces is 3"),
     ({"configuration": configuration_descriptor(union=(0, 0))}, "bSubordinateInterface0 is 0"),
     ({"strings": {**STRINGS, 2: string("Serial")}}, "the product string (iProduct) is "

@@ -7,7 +7,7 @@ the field, what it holds and what the specification asks for.
 import struct
 from dataclasses import dataclass, field
 
-DEVICE, CONFIGURATION, STRING, INTERFACE, ENDPOINT, QUALIFIER, IAD = 1, 2, 3, 4, 5, 6, 11
+DEVICE, CONFIGURATION, STRING, INTERFACE, ENDPOINT, IAD = 1, 2, 3, 4, 5, 11
 CS_INTERFACE = 0x24
 CDC_CLASS, CDC_ACM, CDC_DATA = 0x02, 0x02, 0x0A
 HEADER, CALL_MANAGEMENT, ACM, UNION = 0x00, 0x01, 0x02, 0x06
@@ -56,6 +56,7 @@ class Interface:
     number: int
     alternate: int
     triple: tuple                   # (class, subclass, protocol)
+    declared: int                   # bNumEndpoints
     endpoints: list = field(default_factory=list)
     functional: list = field(default_factory=list)     # CDC (subtype, bytes)
 
@@ -173,9 +174,7 @@ def _interface(body, offset, interfaces):
     number, alternate, endpoints, klass, subclass, protocol = body[2:8]
     check(not any(i.number == number and i.alternate == alternate for i in interfaces),
           f"{where}: interface {number} alternate setting {alternate} is defined twice")
-    interface = Interface(number, alternate, (klass, subclass, protocol))
-    interface.declared = endpoints
-    return interface
+    return Interface(number, alternate, (klass, subclass, protocol), endpoints)
 
 
 def _endpoint(body, offset, high_speed):

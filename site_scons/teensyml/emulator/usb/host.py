@@ -20,8 +20,8 @@ from . import descriptors as d
 from .chipidea import ACK, NAK, STALL
 
 ADDRESS = 1                              # the address the host gives the device
-GET_STATUS, SET_ADDRESS, GET_DESCRIPTOR, SET_CONFIGURATION = 0, 5, 6, 9
-SET_LINE_CODING, GET_LINE_CODING, SET_CONTROL_LINE_STATE = 0x20, 0x21, 0x22
+SET_ADDRESS, GET_DESCRIPTOR, SET_CONFIGURATION = 5, 6, 9
+SET_LINE_CODING, SET_CONTROL_LINE_STATE = 0x20, 0x22
 DTR_RTS = 0x3
 BOOTLOADER_RATE = 134                    # Teensyduino: reboot into HalfKay
 # USB 2.0 9.2.6.4: each data packet of a request within 500 ms (the status
