@@ -201,6 +201,8 @@ WDOG2_BASE = 0x400D0000
 RTWDOG_BASE = 0x400BC000         # WDOG3
 SRC_BASE = 0x400F8000
 GPC_BASE = 0x400F4000
+USB_OTG1_BASE = 0x402E0000       # the Teensy's USB port (ChipIdea device controller)
+OCOTP_BASE = 0x401F4000          # fuses: MAC0 gives Teensyduino's USB serial number
 PERIPHERAL_BLOCK_SIZE = 0x4000   # one peripheral's slot on the AIPS buses
 # (base, size): the four AIPS buses, and the fast GPIO6-9 block on AHB.
 PERIPHERAL_WINDOWS = ((0x40000000, 0x400000), (0x42000000, 0x10000))

@@ -2,7 +2,7 @@
 
 It boots the very image `scons flash` programs, from its IVT, with the
 FlexRAM banks the firmware configures, the peripherals the NXP SDK's bring-up
-needs, the console on LPUART2, double-precision VFP executed in Python where
+needs, the console on LPUART2 or on USB (the host emulated), double-precision VFP executed in Python where
 Unicorn lacks it, and counters with a timing model for DWT CYCCNT: calibrated
 (caches, FlexSPI, the dual-issue core; timing/) or simple (wait states).
 
@@ -17,7 +17,8 @@ Rooms (each package's docstring lists its modules):
     machine/      the core, memory and run loop (board.Machine), loading an
                   image and its symbols, crash reports, the C and Python hooks
     peripherals/  the register blocks on the peripheral bus, the private
-                  peripheral bus (SCB/DWT/MPU/...), the console on LPUART2;
+                  peripheral bus (SCB/DWT/MPU/...), the console on LPUART2,
+                  usb/ (USB OTG1 and the emulated host that enumerates it);
                   its docstring says how to add a peripheral
     fpu/          double-precision VFP in Python (vfp + fpu64)
     counting/     counters by region, wait states, function markers, the report

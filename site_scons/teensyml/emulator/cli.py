@@ -6,8 +6,9 @@ Output conventions (also in docs/emulator.md):
   stderr  "emulate: ..." lines: notes, why the run stopped when that is not a
           normal end, the crash report, the counters (--stats)
   exit    0 normal end (input exhausted while the firmware waits for more,
-          --until matched, WFI with nothing to wake it, reset request),
-          1 crash (fault or BKPT), 2 bad usage or image, 3 time limit,
+          --until matched, WFI with nothing to wake it, reset request, the
+          bootloader request: BKPT #251 after a 134-baud line coding),
+          1 crash (fault or BKPT; a USB protocol or descriptor error), 2 bad usage or image, 3 time limit,
           4 instruction limit, 128 + n a signal: 130 Ctrl-C, 143 SIGTERM
 
 Both take one Settings, built from resolved options: `scons emulate` with
@@ -99,6 +100,7 @@ def run(settings):
                           report=note, timing=settings.timing)
         for query in settings.between:
             machine.add_marker(query)
+        _cable_on_sigusr1(machine)
         if settings.pty:
             print(f"{PREFIX}console on {console.path}", file=stdout, flush=True)
         stop = machine.run(settings.max_seconds or None, settings.max_instructions or None)
@@ -109,7 +111,7 @@ def run(settings):
     if stop.crash is not None:
         for line in stop.crash.lines():
             note(line)
-    elif stop.exit_status != 0:
+    elif stop.exit_status != 0 or stop.reason == "bootloader":
         note(f"stopped: {stop.message}")
     if settings.stats:
         for line in stats_lines(machine, settings.profile):
@@ -117,6 +119,15 @@ def run(settings):
     if settings.stats_json:
         write_text(settings.stats_json, stats_json(machine, stop) + "\n")   # whole or absent
     return stop.exit_status
+
+
+def _cable_on_sigusr1(machine):
+    """`kill -USR1 <pid>` pulls the USB cable out, the next one plugs it back
+    (the handler only asks: the run loop does it between ticks)."""
+    import signal
+    import threading
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGUSR1, lambda _signum, _frame: machine.usb.toggle_cable_later())
 
 
 # --- tools/emulate.py: flags and KEY=VALUE words ---------------------------------------

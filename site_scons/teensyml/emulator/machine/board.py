@@ -30,6 +30,7 @@ from ..peripherals.lpuart import Lpuart
 from ..counting.markers import FunctionMarker
 from ..peripherals.bus import PeripheralBus, standard_models
 from ..peripherals.system import PrivatePeripheralBus
+from ..peripherals.usb import UcMemory, UsbPort
 from ..timing import make_timing
 from ..fpu.vfp import VfpEmulator
 
@@ -40,7 +41,8 @@ OCRAM2_SIZE = mm.OCRAM.length
 # Exit statuses of a run (2 is a user error, as everywhere in the project).
 EXIT_OK, EXIT_CRASH, EXIT_TIME_LIMIT, EXIT_INSTRUCTION_LIMIT, EXIT_INTERRUPTED = 0, 1, 3, 4, 130
 STATUS = {"idle": EXIT_OK, "until": EXIT_OK, "halt": EXIT_OK, "reset": EXIT_OK,
-          "crash": EXIT_CRASH, "breakpoint": EXIT_CRASH,
+          "bootloader": EXIT_OK, "crash": EXIT_CRASH, "breakpoint": EXIT_CRASH,
+          "usb-error": EXIT_CRASH,
           "time-limit": EXIT_TIME_LIMIT, "instruction-limit": EXIT_INSTRUCTION_LIMIT,
           "interrupted": EXIT_INTERRUPTED}
 
@@ -55,6 +57,8 @@ CPU_EXCEPTIONS = {
     22: ("UsageFault", "unaligned access (UNALIGNED)"),
 }
 EXCP_BKPT = 7
+# Teensyduino's _reboot_Teensyduino_(): BKPT #251 enters the HalfKay bootloader.
+BOOTLOADER_BKPT = 251
 
 
 @dataclass
@@ -126,7 +130,10 @@ class Machine:
         uc.mem_map(mm.OCRAM.origin, OCRAM2_SIZE)
         self.flexram = FlexRam(uc, on_remap=self._on_remap)
         self.lpuart = Lpuart("LPUART2", mm.LPUART2_BASE, self, mm.PERIPHERAL_BLOCK_SIZE)
-        self.bus = PeripheralBus(standard_models(self.flexram) + [self.lpuart],
+        self.usb = UsbPort(UcMemory(uc), self,
+                           on_cable=lambda attached: self.console.cable(attached))
+        self.bus = PeripheralBus(standard_models(self.flexram) + [self.lpuart,
+                                                                  self.usb.controller],
                                  self._on_unmodelled)
         for base, size in mm.PERIPHERAL_WINDOWS:
             uc.mmio_map(base, size, self._bus_read, base, self._bus_write, base)
@@ -173,6 +180,16 @@ class Machine:
     def note(self, text):
         self._report(f"note: {text}")
 
+    # --- the USB host's extra link (usb.Host calls these) ------------------------------
+    def fail(self, text):
+        self._request_stop(Stop("usb-error", text))
+
+    def line_rate(self):
+        return self.console.line_rate()
+
+    def seconds(self):
+        return self._cycles_now() / mm.CORE_CLOCK_HZ
+
     def idle(self):
         """The firmware polls an empty receiver: block for host input."""
         self.console.flush()
@@ -210,6 +227,10 @@ class Machine:
         if number == EXCP_BKPT:
             pc = uc.reg_read(uc_arm.UC_ARM_REG_PC)
             immediate = uc.mem_read(pc, 1)[0]
+            if immediate == BOOTLOADER_BKPT:
+                self._request_stop(Stop("bootloader", "the firmware asked to reboot into "
+                                        "the bootloader (134-baud request)"), now=True)
+                return
             fault = Fault("Breakpoint", f"the firmware executed BKPT #{immediate} "
                                               f"(its fault handlers end this way)")
             self._request_stop(Stop("breakpoint", fault.detail, self._capture(fault)), now=True)
@@ -300,6 +321,7 @@ class Machine:
         try:
             while self._stop is None:
                 self._run_chunk()
+                self.usb.service()
                 self.console.flush()
                 if self.console.matched and self._stop is None:
                     self._stop = Stop("until", "the console output matched")

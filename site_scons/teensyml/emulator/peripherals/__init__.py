@@ -9,9 +9,13 @@ the peripheral bus; plus the console, the host end of LPUART2.
     flexram    IOMUXC_GPR14/16/17: the FlexRAM bank split, remapping memory
     lpuart     LPUART2, the console UART
     system     the Cortex-M7 private peripheral bus (SCB, DWT, NVIC, MPU, ...)
-    console    what the host puts on and reads from LPUART2 (scripted, stdio, pty)
+    console    what the host puts on and reads from the console (scripted, stdio,
+               pty), over LPUART2 or over USB
+    usb/       USB OTG1: the ChipIdea device controller (queue heads and
+               transfer descriptors in RAM), the emulated host that enumerates
+               it and checks its descriptors, bridging CDC-ACM to the console
 
-Adding a peripheral (for example a USB device controller):
+Adding a peripheral (usb/ is a worked example):
 
 1. Its base address (and size, if not one 16 KB slot) goes into the one
    memory map, memory_map.py, next to the others (e.g. USB1_BASE); it must

@@ -124,6 +124,9 @@ def standard_models(flexram):
         plain("FLEXRAM", mm.FLEXRAM_CTRL_BASE),
         plain("SRC", mm.SRC_BASE),
         plain("GPC", mm.GPC_BASE),
+        # MAC0's low 24 bits are the board's serial number (the USB serial
+        # string): this emulated board's is 12345678.
+        plain("OCOTP", mm.OCOTP_BASE, {0x620: 0x00BC614E}),
         # 16-bit registers: WCR (enable, ...) and WMCR (power-down counter).
         plain("WDOG1", mm.WDOG1_BASE, {0x0: 0x0030, 0x8: 0x0001}),
         plain("WDOG2", mm.WDOG2_BASE, {0x0: 0x0030, 0x8: 0x0001}),

@@ -16,9 +16,12 @@ import re
 import select
 import sys
 import termios
+import time
 import tty
 
 TRANSCRIPT_LIMIT = 1 << 20
+BAUD_RATES = {getattr(termios, name): int(name[1:]) for name in dir(termios)
+              if name[0] == "B" and name[1:].isdigit()}
 PTY_BACKLOG_LIMIT = 1 << 20
 
 
@@ -97,6 +100,14 @@ class Console:
     def close(self):
         self.flush()
 
+    def line_rate(self):
+        """The baud rate the host side set (a USB serial port passes it on as
+        SET_LINE_CODING), or None when there is no such setting."""
+        return None
+
+    def cable(self, attached):
+        """The USB cable was pulled out (False) or plugged back (True)."""
+
     # --- the host side: override ---------------------------------------------------------
     def _read_host(self):
         return b""
@@ -167,18 +178,40 @@ class PtyConsole(Console):
 
     def __init__(self, send=b"", until=None, link=None):
         super().__init__(send, until)
+        self.link = link
+        self._backlog = bytearray()
+        self._open()
+
+    def _open(self):
         self._master, self._slave = os.openpty()
         tty.setraw(self._slave)
+        # The console's rate, not the pty's 38400 default: a USB host would pass
+        # that on (SET_LINE_CODING) before any program set a rate.
+        attributes = termios.tcgetattr(self._slave)
+        attributes[4] = attributes[5] = termios.B115200
+        termios.tcsetattr(self._slave, termios.TCSANOW, attributes)
         os.set_blocking(self._master, False)
         self.path = os.ttyname(self._slave)
-        self.link = link
-        if link:
-            if os.path.lexists(link):
-                os.unlink(link)
-            os.symlink(self.path, link)
-        self._backlog = bytearray()
+        if self.link:
+            if os.path.lexists(self.link):
+                os.unlink(self.link)
+            os.symlink(self.path, self.link)
+
+    def cable(self, attached):
+        """Unplugged, the terminal and its link go away (a serial program sees
+        its port vanish, as /dev/ttyACM0 does); plugged, a new one comes, at
+        the same link. What was in flight is lost."""
+        if attached and self._master is None:
+            self._open()
+            self.notes.append(f"USB cable plugged back: console on {self.path}")
+        elif not attached and self._master is not None:
+            self._close_terminal()
+            self._backlog.clear()
+            self._input.clear()
 
     def _read_host(self):
+        if self._master is None:
+            return b""
         try:
             return os.read(self._master, 4096)
         except (BlockingIOError, OSError):
@@ -187,7 +220,20 @@ class PtyConsole(Console):
     def _host_finished(self):
         return False
 
+    def line_rate(self):
+        # What a serial program set with tcsetattr, as the USB host's driver sees it.
+        if self._slave is None:
+            return None
+        try:
+            speed = termios.tcgetattr(self._slave)[5]
+        except termios.error:
+            return None
+        return BAUD_RATES.get(speed)
+
     def _wait_host(self, timeout):
+        if self._master is None:
+            time.sleep(timeout)
+            return
         select.select([self._master], [], [], timeout)
         self._drain()
 
@@ -201,7 +247,7 @@ class PtyConsole(Console):
         self._drain()
 
     def _drain(self):
-        while self._backlog:
+        while self._backlog and self._master is not None:
             try:
                 written = os.write(self._master, self._backlog)
             except (BlockingIOError, OSError):
@@ -210,10 +256,15 @@ class PtyConsole(Console):
 
     def close(self):
         super().close()
+        self._close_terminal()
+
+    def _close_terminal(self):
         if self.link and os.path.islink(self.link):
             os.unlink(self.link)
         for fd in (self._master, self._slave):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+            if fd is not None:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        self._master = self._slave = None
