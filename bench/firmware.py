@@ -170,18 +170,23 @@ def layer_table(rows):
     return "\n".join(lines)
 
 
-def size_table(rows):
-    """text/data/bss of the four configurations (default placement) beside
-    the seed's text."""
-    lines = ["| configuration | text | data | bss | the seed's text |", "|---|---|---|---|---|"]
+def size_table(rows, log):
+    """text/data/bss of the four configurations (default placement, the USB
+    console), the text of each with the LPUART console (CONSOLE=uart, the
+    seed's kind of console: built, not run) and the seed's text."""
+    lines = ["| configuration | text | data | bss | text with CONSOLE=uart | the seed's text |",
+             "|---|---|---|---|---|---|"]
     for row in rows:
         settings = row["settings"]
         if settings["ITCM"] != "kernels" or set(settings) - {"MODEL", "USE_CMSIS_NN", "ITCM"}:
             continue
+        log(f"bench: {label(settings)} CONSOLE=uart (size)")
+        uart = berkeley_sizes(os.path.join(build(dict(settings, CONSOLE="uart")),
+                                           "firmware.elf"))
         seed = SEED_TEXT.get((settings["MODEL"], settings["USE_CMSIS_NN"]))
         sizes = row["sizes"]
         lines.append(f"| {row['configuration']} | {sizes['text']:,} | {sizes['data']:,} "
-                     f"| {sizes['bss']:,} | {f'{seed:,}' if seed else '—'} |")
+                     f"| {sizes['bss']:,} | {uart['text']:,} | {f'{seed:,}' if seed else '—'} |")
     return "\n".join(lines)
 
 
@@ -192,10 +197,12 @@ def main():
     readme = os.path.join(ROOT, "README.md")
     if args.readme:
         readme_block.check(readme, "firmware")
-    rows = measure(lambda message: print(message, file=sys.stderr))
+    log = lambda message: print(message, file=sys.stderr)  # noqa: E731
+    rows = measure(log)
     text = table(rows) + "\n\nPer layer, int8 with CMSIS-NN, milliseconds at 600 MHz:\n\n" + \
         layer_table(rows) + "\n\nFirmware sizes (bytes, as `arm-none-eabi-size` counts " \
-        "them; text includes the model and the code copied to ITCM):\n\n" + size_table(rows)
+        "them; text includes the model and the code copied to ITCM):\n\n" + \
+        size_table(rows, log)
     print(text)
     if args.readme:
         readme_block.replace(readme, "firmware", text)
