@@ -8,6 +8,7 @@ from unicorn import arm_const as uc_arm
 from teensyml import memory_map as mm, options
 from teensyml.emulator import Machine, ScriptedConsole, WaitStates, load_firmware
 from teensyml.emulator.peripherals import lpuart as uart
+from teensyml.emulator.peripherals.idle import IDLE_POLLS
 from teensyml.emulator.peripherals import system
 from teensyml.emulator.peripherals.flexram import FlexRam
 from teensyml.emulator.peripherals.bus import PeripheralBus, standard_models
@@ -179,7 +180,7 @@ def test_fifo_parameters_read_as_the_sdk_expects():
 def test_tight_polling_is_idle():
     device, wire = port()
     device.write(uart.CTRL, 4, uart.CTRL_RE)
-    for _ in range(uart.IDLE_POLLS - 1):
+    for _ in range(IDLE_POLLS - 1):
         device.read(uart.STAT, 4)
     assert wire.idled == 0
     device.read(uart.STAT, 4)

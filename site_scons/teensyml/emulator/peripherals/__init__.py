@@ -8,6 +8,7 @@ the peripheral bus; plus the console, the host end of LPUART2.
                clock, power, IOMUXC and watchdog blocks the SDK's bring-up needs
     flexram    IOMUXC_GPR14/16/17: the FlexRAM bank split, remapping memory
     lpuart     LPUART2, the console UART
+    idle       when a polling firmware waits for the host (LPUART and USB alike)
     system     the Cortex-M7 private peripheral bus (SCB, DWT, NVIC, MPU, ...)
     console    what the host puts on and reads from the console (scripted, stdio,
                pty), over LPUART2 or over USB

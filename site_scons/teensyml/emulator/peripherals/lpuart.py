@@ -8,13 +8,11 @@ the FIFO count against WATER.RXWATER. A FIFO flush discards what the FIFO
 holds, never what is still on the wire. No interrupts, no overrun, no
 framing: the baud rate is not modelled.
 
-Idle detection: a firmware with nothing to do polls STAT in a tight loop. Many
-empty polls in a row, each within a short host time of the previous one, call
-`link.idle()`, which may block until the host has input, so an idle firmware
-costs no host CPU.
+Idle detection: a firmware with nothing to do polls STAT in a tight loop;
+idle.py turns such a loop into `link.idle()`, which may block until the host
+has input, so an idle firmware costs no host CPU.
 """
-import time
-
+from .idle import IdlePolls
 from .registers import RegisterBlock
 
 VERID, PARAM, GLOBAL, PINCFG, BAUD, STAT, CTRL, DATA, MATCH, MODIR, FIFO, WATER = \
@@ -38,8 +36,6 @@ WATER_WRITABLE = 0x3 | (0x3 << WATER_RXWATER_SHIFT)
 RESET = {VERID: 0x04010003, PARAM: 0x00000202,    # PARAM: 2**2 = 4-word FIFOs
          BAUD: 0x0F000004, STAT: STAT_RESET, FIFO: FIFO_SIZES}
 
-IDLE_POLLS = 64          # empty polls in a row ...
-IDLE_GAP = 0.002         # ... each this close (host seconds) to the previous
 
 
 class Lpuart(RegisterBlock):
@@ -52,8 +48,7 @@ class Lpuart(RegisterBlock):
         self.rx = bytearray()
         self.transmitted = 0
         self.dropped_tx = 0
-        self._streak = 0
-        self._last_empty_poll = 0.0
+        self.idle = IdlePolls(link)
 
     # --- receive path -----------------------------------------------------------------
     def _capacity(self):
@@ -63,21 +58,13 @@ class Lpuart(RegisterBlock):
         if self.load(CTRL) & CTRL_RE and len(self.rx) < self._capacity():
             self.rx += self.link.receive(self._capacity() - len(self.rx))
         if not self.rx:
-            self._empty_poll()
+            self.idle.empty()
 
     def _rdrf(self):
         if self.load(FIFO) & FIFO_RXFE:
             water = (self.load(WATER) >> WATER_RXWATER_SHIFT) & 0x3
             return len(self.rx) > water
         return bool(self.rx)
-
-    def _empty_poll(self):
-        now = time.monotonic()
-        self._streak = self._streak + 1 if now - self._last_empty_poll < IDLE_GAP else 1
-        self._last_empty_poll = now
-        if self._streak >= IDLE_POLLS:
-            self.link.idle()
-            self._last_empty_poll = time.monotonic()
 
     # --- registers ---------------------------------------------------------------------
     def read_register(self, offset):
@@ -89,7 +76,7 @@ class Lpuart(RegisterBlock):
             self._fill()
             if not self.rx:
                 return DATA_RXEMPT
-            self._streak = 0
+            self.idle.busy()
             byte = self.rx.pop(0)
             return byte
         if offset == FIFO:
@@ -104,7 +91,7 @@ class Lpuart(RegisterBlock):
 
     def write_register(self, offset, value):
         if offset == DATA:
-            self._streak = 0
+            self.idle.busy()
             if self.load(CTRL) & CTRL_TE:
                 self.transmitted += 1
                 self.link.transmit(value & 0xFF)

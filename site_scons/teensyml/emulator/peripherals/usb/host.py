@@ -13,9 +13,9 @@ the run stops), line_rate() (the baud rate the console's user set, or None),
 seconds() (the emulated time, for the USB timeouts).
 """
 import struct
-import time
 from dataclasses import dataclass
 
+from ..idle import IdlePolls
 from . import descriptors as d
 from .chipidea import ACK, NAK, STALL
 
@@ -29,7 +29,6 @@ BOOTLOADER_RATE = 134                    # Teensyduino: reboot into HalfKay
 REQUEST_TIMEOUT = 0.5
 CHECK_CLOCK_EVERY = 256                  # NAKs between looks at the clock
 RATE_CHECK_EVERY = 64                    # bridge turns between looks at the line rate
-IDLE_POLLS, IDLE_GAP = 64, 0.002         # as the LPUART: a tight empty poll loop is idle
 # The host cannot see the device read its receive buffer: after delivering
 # bytes it grants this many empty turns per byte before calling the device
 # idle (a firmware polls the controller at least once per byte it reads).
@@ -71,7 +70,7 @@ class Host:
         self.configured = False
         self.line_rate = None
         self._pending = b""
-        self._streak, self._last_empty = 0, 0.0
+        self._idle = IdlePolls(self.link)
         self._progress = False
         self._busy_turns = 0
 
@@ -277,16 +276,11 @@ class Host:
             if not self._progress and not self._pending:
                 self._empty_turn()
             else:
-                self._streak = 0
+                self._idle.busy()
             yield
 
     def _empty_turn(self):
         if self._busy_turns:
             self._busy_turns -= 1
-            return
-        now = time.monotonic()
-        self._streak = self._streak + 1 if now - self._last_empty < IDLE_GAP else 1
-        self._last_empty = now
-        if self._streak >= IDLE_POLLS:
-            self.link.idle()
-            self._last_empty = time.monotonic()
+        else:
+            self._idle.empty()
