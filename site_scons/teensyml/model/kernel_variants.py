@@ -29,9 +29,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ..atomic_file import update_text
+from ..tflm.layout import KERNEL_SETS
 from .tflite_model import read_model
-
-KERNEL_SETS = ("cmsis_nn", "reference")
 
 # function -> the files that call it (CMSIS-NN's Source/ as compiled for the
 # Cortex-M7, TFLM's kernels/cmsis_nn/), at the pinned commits. A CMSIS-NN
