@@ -2,7 +2,8 @@
 firmware's console used newlib's float printf for it; CPython's '%.9g' is the
 same correctly rounded conversion), compiled for the host and compared on
 every kind of float32: normals, subnormals, extremes, powers of ten, halfway
-cases and random bit patterns."""
+cases and random bit patterns; and 64-bit integers in decimal (format_uint64,
+the same long division, so no image links libgcc's 64-bit division)."""
 import random
 import struct
 import subprocess
@@ -72,3 +73,27 @@ def test_random_floats_print_as_printf_would(formatter):
 
 def test_nan_prints_nan(formatter):
     assert formatter([0x7FC00000, 0xFFC00001]) == ["nan", "nan"]
+
+
+UINT64_DRIVER = r"""
+#include <stdio.h>
+#include "float_format.h"
+int main(void) {
+    unsigned long long value;
+    char text[UINT64_TEXT_SIZE];
+    while (scanf("%llx", &value) == 1)
+        printf("%.*s\n", format_uint64(value, text), text);
+    return 0;
+}
+"""
+
+
+def test_64_bit_integers_print_in_decimal(tmp_path):
+    program = host_program(tmp_path, UINT64_DRIVER, [SOURCE], [SOURCE.parent])
+    generator = random.Random(2026)
+    values = [0, 1, 9, 10, 9999, 10000, 65535, 65536, 2 ** 32 - 1, 2 ** 32, 10 ** 19,
+              2 ** 64 - 1] + [generator.getrandbits(generator.randint(1, 64))
+                             for _ in range(5000)]
+    printed = subprocess.run([str(program)], input="\n".join(f"{v:x}" for v in values),
+                             capture_output=True, text=True, check=True).stdout.split()
+    assert printed == [str(value) for value in values]

@@ -91,7 +91,20 @@ def test_svdf_and_batch_matmul_keep_the_vector_kernel_whatever_their_types():
 def test_a_layer_without_weights_shape_keeps_the_variants():
     unknown = Operation("CONV_2D", (tensor(), None, None), (tensor(),))
     assert kept(unknown) == {"arm_convolve_1x1_s8", "arm_convolve_1_x_n_s8",
-                             "arm_nn_mat_mult_nt_t_s8"}
+                             "arm_nn_mat_mult_nt_t_s8", "upstream_arm_convolve_s8"}
+
+
+def test_a_grouped_convolution_keeps_cmsis_nns_own_convolution():
+    # Filter depth 2 against an input depth of 4: two groups, which our
+    # arm_convolve_s8 hands back to CMSIS-NN's.
+    weights = tensor("int8", (8, 3, 3, 2), (0.1,) * 8)
+    grouped = Operation("CONV_2D", (tensor(), weights, None), (tensor(),))
+    assert kept(grouped) == {"upstream_arm_convolve_s8"}
+
+
+def test_a_transposed_convolution_keeps_cmsis_nns_own_convolution():
+    assert kept(conv((3, 3), name="TRANSPOSE_CONV")) == {"upstream_arm_convolve_s8"}
+    assert kept(conv((3, 3), dtype="float32", name="TRANSPOSE_CONV")) == set()
 
 
 def test_reference_kernels_leave_nothing_out():
@@ -166,6 +179,7 @@ def test_callers_are_those_of_the_pinned_sources(tmp_path):
     files = list((THIRD_PARTY / "CMSIS-NN" / "Source").rglob("*.c"))
     files += (THIRD_PARTY / "tflite-micro" / "tensorflow" / "lite" / "micro" / "kernels"
               / "cmsis_nn").glob("*.cc")
+    files += (ROOT / "src" / "cmsis_nn_tuned").glob("*.c")        # ours (TUNED_KERNELS=1)
     for function, callers in kv.CALLERS.items():
         mentioned = [path for path in files if path.stem != function
                      and re.search(rf"\b{function}\s*\(", path.read_text())]

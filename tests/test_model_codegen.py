@@ -340,17 +340,21 @@ env.ModelInfo({str(bad)!r})
 def test_int8_cmsis_nn_image_links_only_the_int8_kernels():
     """The specialised registrations reach the image: none of CMSIS-NN's int4
     or int16 convolution and fully connected paths is linked (the generic
-    registrations link every type path); and no float printf (the console
-    formats floats with src/tensor_console/float_format.c)."""
+    registrations link every type path); no float printf and no 64-bit
+    division (the console formats numbers with src/tensor_console/float_format.c);
+    the softmax calls CMSIS-NN's helpers rather than inlining them
+    (CMSIS_NN_HELPERS_CALLED)."""
     run_scons("USE_CMSIS_NN=1")
     elf = ROOT / "build" / "int8-cmsis_nn" / "firmware.elf"
     symbols = set(subprocess.run(["arm-none-eabi-nm", "--defined-only", str(elf)],
                                  capture_output=True, text=True, check=True)
                   .stdout.split())
     assert "arm_convolve_s8" in symbols and "arm_fully_connected_s8" in symbols
+    assert "arm_nn_exp_on_negative_values" in symbols
     unwanted = {"arm_convolve_s4", "arm_convolve_s16", "arm_nn_mat_mult_nt_t_s4",
                 "arm_nn_mat_mult_kernel_s16", "arm_nn_vec_mat_mult_t_s4",
-                "_ZN6tflite16Register_CONV_2DEv", "_printf_float", "_dtoa_r"}
+                "_ZN6tflite16Register_CONV_2DEv", "_printf_float", "_dtoa_r",
+                "__udivmoddi4"}
     assert not unwanted & symbols, unwanted & symbols
 
 

@@ -320,6 +320,19 @@ def test_cmsis_nn_files_listed_for_size_compile_with_os(fake, monkeypatch):
                for path in set(group.sources) - set(listed))
 
 
+def test_cmsis_nn_files_listed_let_the_compiler_call_the_helpers(fake, monkeypatch):
+    monkeypatch.setitem(tflm.CMSIS_NN_HELPERS_CALLED, "arm_nn_sat_mul.c", "a test's")
+    groups = {g.name: g for g in tree_of(fake).groups(["CONV_2D"], "cmsis_nn")}
+    cmsis_nn = groups["cmsis_nn"]
+    listed = [path for path in cmsis_nn.sources
+              if os.path.basename(path) in tflm.CMSIS_NN_HELPERS_CALLED]
+    assert [os.path.basename(path) for path in listed] == ["arm_nn_sat_mul.c"]
+    assert cmsis_nn.size_defines_of(listed[0]) == [("__STATIC_FORCEINLINE", "__STATIC_INLINE")]
+    assert not any(cmsis_nn.size_defines_of(path)
+                   for path in set(cmsis_nn.sources) - set(listed))
+    assert not any(groups["kernels"].size_defines_of(path) for path in groups["kernels"].sources)
+
+
 def test_defines_follow_the_build_type(fake):
     tree = tree_of(fake)
     release = tree.defines("kernels", build="release")

@@ -6,7 +6,8 @@
  * decimal exponent (m << e, or m x 5^-e x 10^e), is rounded to nine digits
  * half-to-even (as newlib's and CPython's correctly rounded conversions do),
  * then laid out by the %g rules: exponent form when the exponent is below -4
- * or above 8, trailing zeros removed.
+ * or above 8, trailing zeros removed. The same arithmetic prints 64-bit
+ * integers (format_uint64) without libgcc's 64-bit division.
  */
 #include "float_format.h"
 
@@ -32,22 +33,41 @@ static void big_multiply(struct big *n, uint32_t factor, uint32_t add)
         n->word[n->used++] = (uint32_t)carry;
 }
 
-static uint32_t big_divide(struct big *n, uint32_t divisor)   /* returns the remainder */
+/* Divides n by `divisor` (at most 65536) in place; returns the remainder.
+   Long division by halfwords: every step fits 32 bits, so no image links
+   libgcc's 64-bit division (__udivmoddi4, 700 bytes). */
+static uint32_t big_divide(struct big *n, uint32_t divisor)
 {
-    uint64_t remainder = 0;
+    uint32_t remainder = 0;
     for (int i = n->used - 1; i >= 0; --i) {
-        uint64_t value = (remainder << 32) | n->word[i];
-        n->word[i] = (uint32_t)(value / divisor);
-        remainder = value % divisor;
+        const uint32_t high = remainder << 16 | n->word[i] >> 16;
+        const uint32_t low = high % divisor << 16 | (n->word[i] & 0xFFFFu);
+        n->word[i] = high / divisor << 16 | low / divisor;
+        remainder = low % divisor;
     }
     while (n->used > 0 && n->word[n->used - 1] == 0)
         --n->used;
-    return (uint32_t)remainder;
+    return remainder;
 }
 
-/* The decimal digits of m x 2^e2 (most significant first, no leading zero)
-   into `digits`; returns their count, and in *exponent10 the power of ten of
-   the last digit. */
+/* The decimal digits of n (most significant first, no leading zero; none
+   for 0) into `digits`; returns their count. n ends as 0. */
+static int big_digits(struct big *n, char *digits)
+{
+    char reversed[128];
+    int count = 0;
+    while (n->used > 0) {
+        uint32_t chunk = big_divide(n, 10000u);
+        for (int i = 0; i < 4 && (n->used > 0 || chunk); ++i, chunk /= 10)
+            reversed[count++] = (char)('0' + chunk % 10);
+    }
+    for (int i = 0; i < count; ++i)
+        digits[i] = reversed[count - 1 - i];
+    return count;
+}
+
+/* The decimal digits of m x 2^e2 (as big_digits) into `digits`; returns
+   their count, and in *exponent10 the power of ten of the last digit. */
 static int exact_digits(uint32_t m, int e2, char *digits, int *exponent10)
 {
     struct big n = {{m}, 1};
@@ -58,16 +78,18 @@ static int exact_digits(uint32_t m, int e2, char *digits, int *exponent10)
         big_multiply(&n, 5, 0);
         --*exponent10;
     }
-    char reversed[128];
-    int count = 0;
-    while (n.used > 0) {
-        uint32_t chunk = big_divide(&n, 1000000000u);
-        for (int i = 0; i < 9 && (n.used > 0 || chunk); ++i, chunk /= 10)
-            reversed[count++] = (char)('0' + chunk % 10);
-    }
-    for (int i = 0; i < count; ++i)
-        digits[i] = reversed[count - 1 - i];
-    return count;
+    return big_digits(&n, digits);
+}
+
+int format_uint64(uint64_t value, char out[UINT64_TEXT_SIZE])
+{
+    struct big n = {{(uint32_t)value, (uint32_t)(value >> 32)}, 2};
+    while (n.used > 0 && n.word[n.used - 1] == 0)
+        --n.used;
+    const int count = big_digits(&n, out);
+    if (count == 0)
+        out[0] = '0';
+    return count ? count : 1;
 }
 
 /* Rounds digits[0..count) to PRECISION digits, half to even; returns the

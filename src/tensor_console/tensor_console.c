@@ -31,20 +31,11 @@ static const char *type_name(const struct tensor_view *tensor)
     return TYPES[tensor->type].name;
 }
 
-/* Decimal integers; the 64-bit division only for values past 32 bits. */
+/* Decimal integers (float_format.h: no 64-bit division). */
 static void put_uint64(uint64_t value)
 {
-    if (value <= UINT32_MAX) {
-        console_put_uint((uint32_t)value);
-        return;
-    }
-    char text[20];
-    size_t length = 0;
-    do {
-        text[sizeof text - 1 - length++] = (char)('0' + value % 10u);
-        value /= 10u;
-    } while (value);
-    console_write(text + sizeof text - length, length);
+    char text[UINT64_TEXT_SIZE];
+    console_write(text, (size_t)format_uint64(value, text));
 }
 
 static void put_int(int64_t value)

@@ -7,9 +7,10 @@ its firmware.
 CMSIS-NN and TFLM's CMSIS-NN glue choose a code path at run time, from each
 layer's shapes and quantization (arm_convolve_wrapper_s8 picks a 1x1, a 1xN
 or the general convolution; a per-tensor fully connected layer takes another
-function than a per-channel one; max pooling switches on int8/int16). So the
-link keeps every path the glue names, though this model's layers reach few of
-them: 4.0 KB of the MNIST firmware's text. The model fixes the shapes, so the build
+function than a per-channel one; max pooling switches on int8/int16; our
+tuned convolution hands a few shapes back to CMSIS-NN's). So the link keeps
+every path the code names, though this model's layers reach few of them:
+6.6 KB of the MNIST firmware's text. The model fixes the shapes, so the build
 can decide instead.
 
 For each variant no layer needs, the generated C file defines the function
@@ -50,11 +51,18 @@ CALLERS = {
     "arm_batch_matmul_s8": ("batch_matmul.cc",),
     "arm_nn_vec_mat_mult_t_s8": ("arm_fully_connected_s8.c", "arm_svdf_s8.c",
                                  "arm_batch_matmul_s8.c"),
+    # Ours (src/cmsis_nn_tuned/, TUNED_KERNELS=1) hands some convolutions back
+    # to CMSIS-NN's own, built renamed; without ours nothing calls the name and
+    # the link drops its stop.
+    "upstream_arm_convolve_s8": ("arm_convolve_s8.c",),
+    "arm_convolve_s8": ("arm_convolve_wrapper_s8.c", "arm_convolve_1_x_n_s8.c",
+                        "arm_transpose_conv_wrapper_s8.c"),
+    "arm_transpose_conv_wrapper_s8": ("transpose_conv.cc",),
 }
 # TFLM's CMSIS-NN kernel file -> the operators it implements.
 OPERATOR_OF = {"pooling.cc": ("AVERAGE_POOL_2D", "MAX_POOL_2D"), "conv.cc": ("CONV_2D",),
                "fully_connected.cc": ("FULLY_CONNECTED",), "svdf.cc": ("SVDF",),
-               "batch_matmul.cc": ("BATCH_MATMUL",)}
+               "batch_matmul.cc": ("BATCH_MATMUL",), "transpose_conv.cc": ("TRANSPOSE_CONV",)}
 
 
 def reaching_operators(function):
@@ -103,6 +111,21 @@ def _fully_connected_as_1x1(operation):
         and (output is None or len(output.shape) > 2)
 
 
+def _handed_back_convolution(operation):
+    # Our arm_convolve_s8 hands back a grouped convolution (the filter's depth
+    # is not the input's), an upscaled one (TRANSPOSE_CONV's) and one without
+    # an aligned scratch buffer, which TFLM's glue never passes: conv.cc asks
+    # for 4 bytes per element of one filter (never 0), the arena aligns to 16.
+    if operation.name == "TRANSPOSE_CONV":
+        return _int8_input(operation)
+    if not _convolution_wrapper(operation):
+        return False
+    weights = operation.inputs[1] if len(operation.inputs) > 1 else None
+    data = operation.inputs[0]
+    return weights is None or len(weights.shape) != 4 or len(data.shape) != 4 \
+        or weights.shape[3] != data.shape[3]
+
+
 def _per_tensor_fully_connected(operation):
     # TFLM: per channel when the weights have more than one scale.
     weights = operation.inputs[1] if len(operation.inputs) > 1 else None
@@ -132,6 +155,9 @@ VARIANTS = (
     Variant("arm_nn_vec_mat_mult_t_s8",
             lambda op: _per_tensor_fully_connected(op) or op.name in ("SVDF", "BATCH_MATMUL"),
             "an int8 FULLY_CONNECTED with per-tensor weights, an SVDF or a BATCH_MATMUL"),
+    Variant("upstream_arm_convolve_s8", _handed_back_convolution,
+            "a grouped int8 convolution or an int8 TRANSPOSE_CONV (CMSIS-NN's "
+            "arm_convolve_s8, which src/cmsis_nn_tuned/'s hands them to)"),
 )
 
 

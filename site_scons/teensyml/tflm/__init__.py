@@ -43,11 +43,11 @@ Rules (each mirrors the Makefile unless it says otherwise):
     tree.py           TflmTree: the source groups for a model's operators
 """
 from .index_cache import INDEX_FORMAT, STAMP_NAME
-from .layout import (CMSIS_NN_FOR_SIZE, DEFAULT_TARGET, GROUPS, KERNEL_DIR,
-                     KERNEL_PRECOMPILED_HEADERS, KERNEL_SETS, MICRO, TESTING_SUPPORT,
+from .layout import (CMSIS_NN_FOR_SIZE, CMSIS_NN_HELPERS_CALLED, DEFAULT_TARGET, GROUPS,
+                     KERNEL_DIR, KERNEL_PRECOMPILED_HEADERS, KERNEL_SETS, MICRO, TESTING_SUPPORT,
                      specialize, unity_source)
 from .tree import SourceGroup, TflmTree
 
-__all__ = ["CMSIS_NN_FOR_SIZE", "DEFAULT_TARGET", "GROUPS", "INDEX_FORMAT", "KERNEL_DIR",
-           "KERNEL_PRECOMPILED_HEADERS", "KERNEL_SETS", "MICRO", "STAMP_NAME",
-           "TESTING_SUPPORT", "SourceGroup", "TflmTree", "specialize", "unity_source"]
+__all__ = ["CMSIS_NN_FOR_SIZE", "CMSIS_NN_HELPERS_CALLED", "DEFAULT_TARGET", "GROUPS",
+           "INDEX_FORMAT", "KERNEL_DIR", "KERNEL_PRECOMPILED_HEADERS", "KERNEL_SETS", "MICRO",
+           "STAMP_NAME", "TESTING_SUPPORT", "SourceGroup", "TflmTree", "specialize", "unity_source"]

@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from ..build_types import BUILD_TYPES
 from ..errors import UserError
 from . import index_cache
-from .layout import (CMSIS_NN_FOR_SIZE, DEFAULT_TARGET, GROUPS, KERNEL_DIR, KERNEL_SETS, MICRO,
-                     OPTIMIZATION, SIZE_OPTIMIZATION, TFLM_DEFINES, UNITY_GROUPS, check_choice,
-                     specialize)
+from .layout import (CMSIS_NN_FOR_SIZE, CMSIS_NN_HELPERS_CALLED, DEFAULT_TARGET, GROUPS,
+                     HELPERS_CALLED_DEFINE, KERNEL_DIR, KERNEL_SETS, MICRO, OPTIMIZATION,
+                     SIZE_OPTIMIZATION, TFLM_DEFINES, UNITY_GROUPS, check_choice, specialize)
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,12 @@ class SourceGroup:
     def optimization_of(self, path):
         """The optimisation level of one of the group's sources."""
         return SIZE_OPTIMIZATION if path in self.for_size else self.optimization
+
+    def size_defines_of(self, path):
+        """The defines one of the group's sources adds when optimised, as
+        CPPDEFINES entries: CMSIS_NN_HELPERS_CALLED's."""
+        called = self.name == "cmsis_nn" and os.path.basename(path) in CMSIS_NN_HELPERS_CALLED
+        return [HELPERS_CALLED_DEFINE] if called else []
 
 
 def _for_size(group, sources, replaced):
