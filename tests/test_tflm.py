@@ -472,11 +472,30 @@ def test_real_core_sources(real):
 @needs_tflm
 def test_real_mnist_kernels_reference(real):
     assert kernel_names(real, MNIST) == [
-        "conv.cc", "conv_common.cc", "decompress.cc", "decompress_common.cc",
+        "conv.cc", "conv_common.cc",
         "fully_connected.cc", "fully_connected_common.cc", "kernel_util.cc",
         "pooling.cc", "pooling_common.cc", "reshape.cc", "reshape_common.cc",
         "softmax.cc", "softmax_common.cc"]
     assert [g.name for g in real.groups(MNIST)] == ["core", "kernels"]
+
+
+def test_a_file_wholly_inside_an_ifdef_is_found():
+    conditional = c_scan.wholly_conditional
+    assert conditional("/* licence */\n#ifdef USE_X\n#include <a.h>\n#if Y\nint a;\n#endif\n"
+                       "int b;\n#endif  // USE_X\n\n") == "USE_X"
+    assert conditional("#ifdef USE_X\nint a;\n#endif\nint b;\n#ifdef USE_X\n#endif\n") is None
+    assert conditional("#include <a.h>\n#ifdef USE_X\nint a;\n#endif\n") is None
+    assert conditional("#ifndef GUARD\nint a;\n#endif\n") is None
+    assert conditional("") is None
+
+
+@needs_tflm
+def test_real_kernel_files_wholly_inside_an_ifdef_are_left_out(real):
+    # TFLM's compression (USE_TFLM_COMPRESSION, which no build defines): the
+    # Makefile compiles these files to empty objects.
+    assert real.index["conditional_kernel_files"] == {
+        "decompress.cc": "USE_TFLM_COMPRESSION", "decompress_common.cc": "USE_TFLM_COMPRESSION"}
+    assert "decompress.cc" not in kernel_names(real, MNIST + EXTRA, "cmsis_nn")
 
 
 @needs_tflm

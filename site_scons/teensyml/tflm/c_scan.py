@@ -120,6 +120,22 @@ def strip_comments(text, keep_strings=False):
 
 
 
+def wholly_conditional(text):
+    """The macro all of a C file is inside `#ifdef` of (comments and blank lines
+    aside), or None: without it the file compiles to nothing."""
+    lines = [line.strip() for line in strip_comments(text).splitlines()]
+    lines = [line for line in lines if line]
+    first = re.fullmatch(r"#\s*ifdef\s+(\w+)", lines[0]) if lines else None
+    if not first or not re.fullmatch(r"#\s*endif\b.*", lines[-1]):
+        return None
+    depth = 0
+    for line in lines[:-1]:          # that #ifdef must close at the last line only
+        depth += bool(re.match(r"#\s*if", line)) - bool(re.match(r"#\s*endif", line))
+        if depth == 0:
+            return None
+    return first.group(1)
+
+
 def listdir(path):
     try:
         return sorted(os.listdir(path))

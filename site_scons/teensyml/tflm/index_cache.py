@@ -11,7 +11,7 @@ import hashlib
 import json
 import os
 
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2
 STAMP_NAME = ".teensyml-stamp.json"   # written by `scons deps` (teensyml.deps)
 # The modules whose code decides what the index holds.
 SCANNING_MODULES = ("layout.py", "c_scan.py", "tflm_scan.py", "cmsis_nn_scan.py")

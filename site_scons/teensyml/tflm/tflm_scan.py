@@ -1,11 +1,12 @@
 """Facts about a TFLM tree, scanned once (the index keeps them): the core
 sources as sources.inc lists them, the kernel files, which kernel headers each
-file includes, and which file registers each operator."""
+file includes, which files are wholly inside an #ifdef, and which file
+registers each operator."""
 import os
 import re
 
 from ..errors import UserError
-from .c_scan import IncludeGraph, listdir, read, strip_comments
+from .c_scan import IncludeGraph, listdir, read, strip_comments, wholly_conditional
 from .layout import (CORE_DIRS, KERNEL_DIR, KERNEL_SETS, RESOLVER, TESTING_SUPPORT,
                      TFL_EXCLUDED, TFL_PRUNED, TFL_ROOT, is_test)
 
@@ -37,6 +38,12 @@ def scan_tflm(root):
             kernel_headers[name] = stems
     core_stems = sorted({stem for path in core for stem in includes.kernel_header_stems(path)})
 
+    conditional = {}
+    for name in kernel_files + [f"{k}/{n}" for k, names in optimized.items() for n in names]:
+        macro = wholly_conditional(read(os.path.join(root, KERNEL_DIR, name)))
+        if macro:
+            conditional[name] = macro
+
     definitions = {}
     for name in kernel_files:
         for register in _REGISTER_DEF.findall(read(os.path.join(root, KERNEL_DIR, name))):
@@ -52,7 +59,7 @@ def scan_tflm(root):
                         f"can find: is {root} a TensorFlow Lite Micro tree?")
     return {"core": core, "kernel_files": kernel_files, "optimized": optimized,
             "kernel_headers": kernel_headers, "core_kernel_headers": core_stems,
-            "ops": ops, "ops_elsewhere": outside}
+            "conditional_kernel_files": conditional, "ops": ops, "ops_elsewhere": outside}
 
 
 def _core_sources(root):

@@ -290,7 +290,11 @@ class TflmTree:
             for stem in index["kernel_headers"].get(name, ()):
                 todo += [resolve(c) for c in (stem + ".cc", stem + "_common.cc")
                          if c in files]
-        return sorted(selected)
+        # A file wholly inside #ifdef of a macro no build defines (TFLM's
+        # decompress*.cc: USE_TFLM_COMPRESSION) is an empty object, 2 s to make.
+        conditional = index["conditional_kernel_files"]
+        return sorted(name for name in selected
+                      if name not in conditional or conditional[name] in TFLM_DEFINES)
 
     def _need_cmsis_nn(self):
         if not self._has_cmsis_nn():
