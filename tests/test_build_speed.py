@@ -7,6 +7,7 @@ TFLM firmware. Timings are bench/build.py's business, not the tests'.
 """
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -276,6 +277,25 @@ def test_ninja_builds_the_same_firmware_and_regenerates_after_an_sconscript_edit
     assert "Regenerating build.ninja" in output
     assert (directory / "build.ninja").stat().st_mtime_ns > generated
     assert "no work to do" in run_ninja()
+
+
+@requires_third_party
+def test_ninja_runs_no_python_for_the_firmware(tmp_path):
+    """Every generated source of the firmware is written with build.ninja
+    (teensy_ninja.GENERATED_AT_REGENERATION): no edge defers to a resident
+    SCons process (rule TEMPLATE), which would run on every `ninja`, so a
+    no-op `ninja` would not be one."""
+    pytest.importorskip("ninja", reason="the ninja package is not installed: "
+                        "`python3 -m pip install -r requirements.txt`")
+    directory = clean_checkout(tmp_path / "checkout")
+    for name in os.listdir(ROOT / "third_party"):          # the fetched sources, shared
+        if (ROOT / "third_party" / name).is_dir():
+            os.symlink(ROOT / "third_party" / name, directory / "third_party" / name)
+    run_scons("USE_CMSIS_NN=1", "NINJA=1", "CACHE=0", "--disable-execute-ninja", cwd=directory)
+    edges = re.findall(r"^build (.+?): (\w+)", (directory / "build.ninja").read_text(), re.M)
+    assert any(rule == "CXX" for _, rule in edges)
+    assert not [outputs for outputs, rule in edges if rule == "TEMPLATE"]
+    assert (directory / "build" / "obj" / "int8-cmsis_nn" / "app" / "kernel_variants.c").is_file()
 
 
 # --- the TFLM firmware: the model decides which kernels are compiled --------------------

@@ -41,7 +41,8 @@ def _regenerate_deps(env):
 
 
 # Python actions (by function name) whose outputs are written with build.ninja.
-GENERATED_AT_REGENERATION = ("_write_text", "_write_model_sources", "_write_builtin_digit")
+GENERATED_AT_REGENERATION = ("_write_text", "_write_model_sources", "_write_builtin_digit",
+                             "_write_kernel_exclusions")
 # Inputs of those actions that are not Python: a change regenerates build.ninja.
 REGENERATION_INPUTS = ("linker/*.in", "models/*.tflite", "models/test_digits.npz")
 
