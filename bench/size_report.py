@@ -2,6 +2,8 @@
 """How long the size report takes (target: under 2 s on the real firmware).
 
     bench/size_report.py [ELF]
+    bench/size_report.py --readme      # and README.md's example: the report of
+                                       # `scons size-report USE_CMSIS_NN=1`
 
 Without an ELF it takes the newest build/<variant>/**/firmware.elf, else the
 CI fixture (`scons fixture`). Prints the best and median of several runs of:
@@ -19,6 +21,7 @@ import tempfile
 import time
 
 import bootstrap  # noqa: F401,E402 (site_scons on sys.path)
+import readme_block  # noqa: E402 (bench/, beside this script)
 from teensyml.paths import ROOT  # noqa: E402
 
 from teensyml import options, size_report  # noqa: E402
@@ -65,7 +68,28 @@ def guard_process(elf, map_path):
                    env={**os.environ, "PYTHONPATH": os.path.join(ROOT, "site_scons")})
 
 
+README_CONFIGURATION = {"USE_CMSIS_NN": "1"}
+README_STOP = "Largest symbols"      # the README leaves the symbol lists out
+
+
+def readme_example():
+    """The report of README_CONFIGURATION's firmware (built first), up to the
+    symbol lists, as a markdown code block."""
+    subprocess.run([sys.executable, "-m", "SCons", "-Q"] +
+                   [f"{key}={value}" for key, value in README_CONFIGURATION.items()],
+                   cwd=ROOT, check=True, capture_output=True)
+    elf = build_layout(options.resolve(README_CONFIGURATION)).firmware["elf"]
+    os.chdir(ROOT)            # the report names the ELF as given: from the top
+    text = size_report.render(size_report.build(os.path.relpath(elf, ROOT)), "text")
+    return "```\n" + text[:text.index(README_STOP)].rstrip() + "\n```"
+
+
 def main(argv):
+    if argv == ["--readme"]:
+        readme = os.path.join(ROOT, "README.md")
+        readme_block.replace(readme, "size_report", readme_example())
+        print(f"bench: {readme} updated")
+        argv = []
     elf = argv[0] if argv else newest_elf()
     if not elf:
         print("No firmware to measure: run `scons` (or `scons fixture`) first.")
